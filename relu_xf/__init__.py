@@ -15,7 +15,8 @@ Example:
 from __future__ import annotations
 
 import functools
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from ._registry import BACKENDS, backend_for_tensor, load_backend, resolve_backend, resolve_variant
 from ._spec import Case, Param, Variant

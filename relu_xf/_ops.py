@@ -9,7 +9,8 @@ Constants stay Python floats so they take the input's dtype.
 from __future__ import annotations
 
 import math
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 __all__ = ["Ops", "NumpyOps", "propagate_nan", "SQRT1_2", "INV_SQRT_2PI", "SQRT_2_OVER_PI"]
 
@@ -83,6 +84,15 @@ def _numpy_erfc() -> Any:
         return np.frompyfunc(math.erfc, 1, 1)
 
 
+def _numpy_sigmoid() -> Any:
+    try:
+        from scipy.special import expit
+
+        return expit
+    except ImportError:
+        return None
+
+
 class NumpyOps(Ops):
     """The vocabulary in NumPy, used by the float64 reference."""
 
@@ -91,6 +101,7 @@ class NumpyOps(Ops):
 
         self.np = np
         self._erfc = _numpy_erfc()
+        self._expit = _numpy_sigmoid()
 
     def where(self, condition: Any, a: Any, b: Any) -> Any:
         return self.np.where(condition, a, b)
@@ -121,6 +132,8 @@ class NumpyOps(Ops):
         return self.np.asarray(self._erfc(x), dtype=x.dtype)
 
     def sigmoid(self, x: Any) -> Any:
+        if self._expit is not None:
+            return self._expit(x)
         np = self.np
         # exp of the negative magnitude never overflows, so both branches are exact
         # to rounding for every finite input.

@@ -128,7 +128,11 @@ def load_backend(name: Any) -> ModuleType:
     if info.module in sys.modules:
         return sys.modules[info.module]
     if importlib.util.find_spec(info.framework) is None:
-        install = f"pip install 'relu_xf[{info.extra}]'" if info.extra else f"pip install {info.framework}"
+        install = (
+            f"pip install 'relu_xf[{info.extra}]'"
+            if info.extra
+            else f"pip install {info.framework}"
+        )
         raise ImportError(
             f"the {info.name!r} backend needs {info.framework_label} ({info.framework}), "
             f"which is not installed. Install it with: {install}"

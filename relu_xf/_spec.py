@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import math
 import numbers
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
+from typing import Any
 
 __all__ = ["Case", "Param", "Variant", "BoundParams"]
 
@@ -85,9 +86,10 @@ class Param:
             if not isinstance(value, bool):
                 self._fail(variant, value, "is not a bool", error=TypeError)
             return value
-        value = _as_python_number(value)
-        if value is None or isinstance(value, bool):
+        number = _as_python_number(value)
+        if number is None or isinstance(number, bool):
             self._fail(variant, value, "is not a real number", error=TypeError)
+        value = number
         if self.kind is int:
             if not isinstance(value, int):
                 if isinstance(value, float) and value.is_integer():

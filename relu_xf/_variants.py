@@ -75,7 +75,7 @@ def _relu_check(p: BoundParams) -> None:
 
 
 def _relu_breakpoints(p: BoundParams) -> tuple[float, ...]:
-    points = (p.threshold,)
+    points: tuple[float, ...] = (p.threshold,)
     if p.max_value is not None:
         points += (p.max_value,)
     return points
@@ -240,9 +240,7 @@ RRELU = Variant(
     ),
     cases=(Case("x", "x > 0"), Case("a * x", "x <= 0")),
     derivative_cases=(Case("1", "x > 0"), Case("a", "x <= 0")),
-    symbols=(
-        ("a", "a draw from U(lower, upper) in training and (lower + upper) / 2 otherwise"),
-    ),
+    symbols=(("a", "a draw from U(lower, upper) in training and (lower + upper) / 2 otherwise"),),
     forward=_rrelu_forward,
     derivative=_rrelu_derivative,
     breakpoints=_zero,
@@ -351,7 +349,14 @@ CELU = Variant(
     name="celu",
     summary="Continuously differentiable ELU: the derivative is 1 at zero for every alpha.",
     params=(
-        Param("alpha", float, 1.0, "Magnitude of the negative saturation value.", low=0.0, low_open=True),
+        Param(
+            "alpha",
+            float,
+            1.0,
+            "Magnitude of the negative saturation value.",
+            low=0.0,
+            low_open=True,
+        ),
     ),
     cases=(Case("x", "x > 0"), Case("alpha * (exp(x / alpha) - 1)", "x <= 0")),
     derivative_cases=(Case("1", "x > 0"), Case("exp(x / alpha)", "x <= 0")),
@@ -526,7 +531,8 @@ def _gelu_forward(ops: Ops, x: Any, p: BoundParams) -> Any:
     if p.approximate == "tanh":
         # 0.5 * (1 + tanh(z)) == sigmoid(2 * z), without the cancellation at z << 0.
         return _zero_at_neginf(ops, x) * ops.sigmoid(_gelu_inner(x))
-    return _zero_at_neginf(ops, x) * ops.erfc(x * -SQRT1_2) * 0.5
+    # Phi(x) first, then the product, so x * 2 never overflows near the largest float.
+    return _zero_at_neginf(ops, x) * (ops.erfc(x * -SQRT1_2) * 0.5)
 
 
 def _gelu_derivative(ops: Ops, x: Any, p: BoundParams) -> Any:
@@ -639,9 +645,14 @@ def _mish_forward(ops: Ops, x: Any, p: BoundParams) -> Any:
 
 
 def _mish_derivative(ops: Ops, x: Any, p: BoundParams) -> Any:
-    t = ops.tanh(_softplus_stable(ops, x))
+    # With s = sigmoid(-x) = exp(-softplus(x)): tanh(softplus(x)) = sigmoid(x) * (1 + s) / (1 + s**2)
+    # and 1 - tanh(softplus(x))**2 = 4 * s**2 / (1 + s**2)**2, neither of which cancels.
     xc = _clip(ops, x, _LOGISTIC_TAIL)
-    d = t + xc * (1.0 - t * t) * ops.sigmoid(xc)
+    s = ops.sigmoid(-xc)
+    q = s * s + 1.0
+    t = ops.sigmoid(xc) * (s + 1.0) / q
+    sech_squared = s * s * 4.0 / (q * q)
+    d = t + xc * sech_squared * ops.sigmoid(xc)
     return propagate_nan(ops, x, d)
 
 
@@ -687,7 +698,9 @@ SOFTPLUS = Variant(
     name="softplus",
     summary="Softplus, a smooth ReLU, that reverts to the identity above a threshold.",
     params=(
-        Param("beta", float, 1.0, "Sharpness: larger values approach ReLU.", low=0.0, low_open=True),
+        Param(
+            "beta", float, 1.0, "Sharpness: larger values approach ReLU.", low=0.0, low_open=True
+        ),
         Param(
             "threshold",
             float,

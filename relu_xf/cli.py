@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Sequence
+from collections.abc import Sequence
 
 from ._registry import installed_backends
 from ._variants import VARIANTS
@@ -62,8 +62,12 @@ def build_parser() -> argparse.ArgumentParser:
         description="Compare backends with the float64 reference, values and gradients, and "
         "print the worst error in ULPs. Exits 1 on any disagreement.",
     )
-    parity.add_argument("--backend", action="append", help="backend to check (repeatable; default: all installed)")
-    parity.add_argument("--variant", action="append", help="variant to check (repeatable; default: all)")
+    parity.add_argument(
+        "--backend", action="append", help="backend to check (repeatable; default: all installed)"
+    )
+    parity.add_argument(
+        "--variant", action="append", help="variant to check (repeatable; default: all)"
+    )
     parity.add_argument(
         "--dtype",
         action="append",
@@ -71,7 +75,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="dtype to check (repeatable; default: all four)",
     )
     parity.add_argument(
-        "--mode", action="append", choices=("eager", "compiled"), help="run mode to check (repeatable; default: all)"
+        "--mode",
+        action="append",
+        choices=("eager", "compiled"),
+        help="run mode to check (repeatable; default: each backend's default modes; torch compiled runs only when named)",
     )
     parity.set_defaults(run=_parity)
     return parser

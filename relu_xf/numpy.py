@@ -8,7 +8,8 @@ analytic derivatives, not from finite differences.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -102,15 +103,17 @@ def bind(variant: Variant, p: BoundParams) -> Callable[..., Any]:
 
     elif variant.random:
 
-        def function(x: Any, rng: np.random.Generator | None = None) -> np.ndarray:
+        def function(x: Any, rng: np.random.Generator | None = None) -> np.ndarray:  # type: ignore[misc]
             x = _as_input(variant, x)
-            return _cast(reference_value(variant, p, _float64(variant, x, p), *_noise(x, rng)), x.dtype)
+            return _cast(
+                reference_value(variant, p, _float64(variant, x, p), *_noise(x, rng)), x.dtype
+            )
 
-        def gradient(x: Any, rng: np.random.Generator | None = None) -> np.ndarray:
+        def gradient(x: Any, rng: np.random.Generator | None = None) -> np.ndarray:  # type: ignore[misc]
             x = _as_input(variant, x)
-            return _cast(reference_gradient(
-                variant, p, _float64(variant, x, p), *_noise(x, rng)
-            ), x.dtype)
+            return _cast(
+                reference_gradient(variant, p, _float64(variant, x, p), *_noise(x, rng)), x.dtype
+            )
 
         def _noise(x: np.ndarray, rng: np.random.Generator | None) -> tuple[Any, ...]:
             if not p.training:
@@ -120,11 +123,11 @@ def bind(variant: Variant, p: BoundParams) -> Callable[..., Any]:
 
     else:
 
-        def function(x: Any) -> np.ndarray:
+        def function(x: Any) -> np.ndarray:  # type: ignore[misc]
             x = _as_input(variant, x)
             return _cast(reference_value(variant, p, _float64(variant, x, p)), x.dtype)
 
-        def gradient(x: Any) -> np.ndarray:
+        def gradient(x: Any) -> np.ndarray:  # type: ignore[misc]
             x = _as_input(variant, x)
             return _cast(reference_gradient(variant, p, _float64(variant, x, p)), x.dtype)
 

@@ -3,7 +3,8 @@
 A backend takes part by defining, in its adapter module,
 
 * ``PARITY_MODES``: the names of the ways it runs a function, for example
-  ``("eager", "compiled")``;
+  ``("eager", "compiled")``, and optionally ``DEFAULT_MODES``, the subset run
+  when the caller names no mode (for modes too slow to run by default);
 * ``evaluate(mode, variant, params, x, dtype, weight)``: run the variant on
   ``x`` (float64 values that are exact in ``dtype``) cast to ``dtype``, and
   return the output and the gradient of its sum with respect to ``x``, both
@@ -19,8 +20,9 @@ dtype against the reference rounded to that dtype.
 from __future__ import annotations
 
 import importlib
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -128,7 +130,9 @@ def _ulp(scale: np.ndarray, dtype: str) -> np.ndarray:
     return np.where(np.abs(scale) < tiny, tiny, spacing)
 
 
-def ulp_error(actual: np.ndarray, expected: np.ndarray, scale: np.ndarray, dtype: str) -> np.ndarray:
+def ulp_error(
+    actual: np.ndarray, expected: np.ndarray, scale: np.ndarray, dtype: str
+) -> np.ndarray:
     """Error of ``actual`` against ``expected`` (already rounded to ``dtype``) in ULPs.
 
     NaN against NaN and equal infinities count as 0; any other mismatch of
@@ -166,7 +170,24 @@ def input_grid(variant: Variant, params: BoundParams, dtype: str) -> np.ndarray:
         largest / 3,
         -largest / 3,
     ]
-    for magnitude in (1e-30, 1e-8, 1e-3, 0.5, 1.0, 2.0, 3.0, 6.0, 10.0, 20.0, 40.0, 88.0, 100.0, 1e4, 1e8, 1e20):
+    for magnitude in (
+        1e-30,
+        1e-8,
+        1e-3,
+        0.5,
+        1.0,
+        2.0,
+        3.0,
+        6.0,
+        10.0,
+        20.0,
+        40.0,
+        88.0,
+        100.0,
+        1e4,
+        1e8,
+        1e20,
+    ):
         values += [magnitude, -magnitude]
     points = list(variant.breakpoints(params))
     for point in points:
@@ -221,7 +242,9 @@ def bounds(variant: Variant, dtype: str) -> tuple[int, int]:
     return variant.value_ulps, variant.gradient_ulps
 
 
-def _worst(error: np.ndarray, x: np.ndarray, actual: np.ndarray, expected: np.ndarray, what: str) -> str:
+def _worst(
+    error: np.ndarray, x: np.ndarray, actual: np.ndarray, expected: np.ndarray, what: str
+) -> str:
     index = int(np.nanargmax(np.where(np.isnan(error), -1.0, error)))
     return (
         f"{what} at x={x[index]!r}: got {actual.ravel()[index]!r}, "
@@ -241,7 +264,13 @@ def run_case(
     params = variant.bind(**overrides)
     value_bound, gradient_bound = bounds(variant, dtype)
     result = CaseResult(
-        variant.name, overrides, backend, mode, dtype, value_bound=value_bound, gradient_bound=gradient_bound
+        variant.name,
+        overrides,
+        backend,
+        mode,
+        dtype,
+        value_bound=value_bound,
+        gradient_bound=gradient_bound,
     )
     x = input_grid(variant, params, dtype)
     weight = np.array([PRELU_INIT]) if variant.learnable else None
@@ -299,7 +328,8 @@ def run(
         backends: Backend names; every installed backend when None.
         variants: Variant names; every variant when None.
         dtypes: Dtype names; all four float dtypes when None.
-        modes: Restrict to these mode names (``"eager"``, ``"compiled"``).
+        modes: Mode names (``"eager"``, ``"compiled"``); each backend's
+            ``DEFAULT_MODES`` when None.
     """
     selected = [resolve_variant(v) for v in variants] if variants else list(VARIANTS)
     chosen_dtypes = list(dtypes) if dtypes else list(DTYPES)
@@ -311,10 +341,14 @@ def run(
         for mode in adapter.PARITY_MODES:
             if modes and mode not in modes:
                 continue
+            if not modes and mode not in getattr(adapter, "DEFAULT_MODES", adapter.PARITY_MODES):
+                continue
             for variant in selected:
                 for overrides in param_cases(variant):
                     for dtype in chosen_dtypes:
-                        results.append(run_case(adapter, info.name, mode, variant, overrides, dtype))
+                        results.append(
+                            run_case(adapter, info.name, mode, variant, overrides, dtype)
+                        )
     return results
 
 
@@ -345,10 +379,10 @@ def format_table(results: Sequence[CaseResult]) -> str:
         "Worst error in ULPs, value/gradient, per dtype: " + " ".join(dtypes),
         "('-' unsupported dtype, '!' bound exceeded)",
         "",
-        "  ".join(h.ljust(w) for h, w in zip(header, widths)),
+        "  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)),
         "  ".join("-" * w for w in widths),
     ]
-    lines += ["  ".join(c.ljust(w) for c, w in zip(line, widths)) for line in body]
+    lines += ["  ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)) for line in body]
     return "\n".join(lines)
 
 

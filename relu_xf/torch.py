@@ -1,0 +1,819 @@
+"""PyTorch backend: functions and ``nn.Module`` classes for every variant.
+
+Forward values use torch's own fused kernels wherever the parity harness shows
+they match the contract (relu, leaky_relu, elu, selu, celu, relu6, threshold,
+softplus, hardsigmoid, prelu); the rest are composed from torch ops in the
+spec's formula. Gradients always come from the spec's derivative through a
+custom ``torch.autograd.Function``, because torch's backward kernels disagree
+with the contract at breakpoints (ELU's gradient at 0 is 1, not alpha), at NaN
+(leaky_relu's is the slope) and at -inf (silu, gelu and mish give NaN). When no
+gradient is recorded the custom function is skipped, so inference runs the
+native kernel alone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from . import _variants as spec
+from ._adapter import check_dtype, make_functions, normalize_axis, prelu_weight_shape
+from ._ops import Ops
+from ._spec import BoundParams, Variant
+from ._variants import PRELU_INIT, SELU_ALPHA, SELU_SCALE
+
+__all__ = [
+    "CELU",
+    "CReLU",
+    "ELU",
+    "GELU",
+    "HardSigmoid",
+    "HardSwish",
+    "LeakyReLU",
+    "Mish",
+    "PReLU",
+    "RReLU",
+    "ReLU",
+    "ReLU6",
+    "SELU",
+    "SiLU",
+    "Softplus",
+    "SquaredReLU",
+    "ThresholdedReLU",
+    "bind",
+    "make_layer",
+]
+
+_HALF = (torch.float16, torch.bfloat16)
+_DTYPE_NAMES = {
+    torch.float16: "float16",
+    torch.bfloat16: "bfloat16",
+    torch.float32: "float32",
+    torch.float64: "float64",
+}
+
+
+class TorchOps(Ops):
+    """The spec vocabulary in torch ops, computing in one float dtype."""
+
+    def __init__(self, dtype: torch.dtype) -> None:
+        self.dtype = dtype
+
+    def where(self, condition: Any, a: Any, b: Any) -> Any:
+        if not isinstance(a, torch.Tensor) and not isinstance(b, torch.Tensor):
+            # torch.where of two Python scalars returns the default dtype, so one
+            # branch becomes a 0-d tensor of the formula's dtype.
+            a = torch.tensor(a, dtype=self.dtype, device=condition.device)
+        return torch.where(condition, a, b)
+
+    def maximum(self, a: Any, b: Any) -> Any:
+        return torch.clamp_min(a, b) if not isinstance(b, torch.Tensor) else torch.maximum(a, b)
+
+    def minimum(self, a: Any, b: Any) -> Any:
+        return torch.clamp_max(a, b) if not isinstance(b, torch.Tensor) else torch.minimum(a, b)
+
+    def abs(self, x: Any) -> Any:
+        return torch.abs(x)
+
+    def exp(self, x: Any) -> Any:
+        return torch.exp(x)
+
+    def expm1(self, x: Any) -> Any:
+        if torch.compiler.is_compiling():
+            # TorchInductor's vectorized CPU expm1 is exp(x) - 1 in torch 2.13: it returns 0
+            # for float32 |x| < 6e-8. The identity expm1(x) = tanh(x / 2) * (exp(x) + 1)
+            # has no cancellation and measured within 1.5 ULPs in float32.
+            return torch.tanh(x * 0.5) * (torch.exp(x) + 1.0)
+        return torch.expm1(x)
+
+    def log1p(self, x: Any) -> Any:
+        return torch.log1p(x)
+
+    def tanh(self, x: Any) -> Any:
+        return torch.tanh(x)
+
+    def erfc(self, x: Any) -> Any:
+        return torch.erfc(x)
+
+    def sigmoid(self, x: Any) -> Any:
+        return torch.sigmoid(x)
+
+    def isnan(self, x: Any) -> Any:
+        return torch.isnan(x)
+
+    def isneginf(self, x: Any) -> Any:
+        return torch.isneginf(x)
+
+    def concatenate(self, arrays: Any, axis: int) -> Any:
+        return torch.cat(list(arrays), dim=axis)
+
+
+_OPS = {dtype: TorchOps(dtype) for dtype in (torch.float32, torch.float64)}
+
+
+def _compute_dtype(x: torch.Tensor) -> torch.dtype:
+    return torch.float32 if x.dtype in _HALF else x.dtype
+
+
+def _evaluate(
+    formula: Callable[..., Any], x: torch.Tensor, p: BoundParams, *tensors: Any
+) -> torch.Tensor:
+    """Evaluate a spec formula in float32 (for 16-bit inputs) or the input's dtype."""
+    dtype = _compute_dtype(x)
+    ops = _OPS[dtype]
+    upcast = [t.to(dtype) if isinstance(t, torch.Tensor) else t for t in tensors]
+    return formula(ops, x.to(dtype), p, *upcast).to(x.dtype)  # type: ignore[no-any-return]
+
+
+def _check(variant: Variant, x: Any) -> None:
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(
+            f"{variant.name} (torch): expected a torch.Tensor, got {type(x).__module__}."
+            f"{type(x).__qualname__}. Convert it with torch.as_tensor, or use the backend "
+            "that matches the input's framework."
+        )
+    name = _DTYPE_NAMES.get(x.dtype)
+    if name is None:
+        check_dtype(variant, str(x.dtype).replace("torch.", ""), "torch")
+
+
+def _records_grad(*tensors: torch.Tensor) -> bool:
+    return torch.is_grad_enabled() and any(t.requires_grad for t in tensors)
+
+
+class _Elementwise(torch.autograd.Function):
+    """Native or composed forward, spec derivative in backward."""
+
+    @staticmethod
+    def forward(
+        ctx: Any,
+        x: torch.Tensor,
+        forward: Callable[..., Any],
+        derivative: Callable[..., Any],
+        *extra: Any,
+    ) -> torch.Tensor:  # type: ignore[override]
+        ctx.derivative = derivative
+        ctx.extra = extra
+        ctx.save_for_backward(x)
+        return forward(x, *extra)  # type: ignore[no-any-return]
+
+    @staticmethod
+    def backward(ctx: Any, grad: torch.Tensor) -> Any:  # type: ignore[override]
+        (x,) = ctx.saved_tensors
+        return (grad * ctx.derivative(x, *ctx.extra), None, None) + (None,) * len(ctx.extra)
+
+
+class _InplaceFromOutput(torch.autograd.Function):
+    """In-place forward whose gradient is recovered from the output it wrote."""
+
+    @staticmethod
+    def forward(
+        ctx: Any,
+        x: torch.Tensor,
+        forward_: Callable[..., Any],
+        derivative_from_output: Callable[..., Any],
+    ) -> torch.Tensor:  # type: ignore[override]
+        forward_(x)
+        ctx.mark_dirty(x)
+        ctx.derivative = derivative_from_output
+        ctx.save_for_backward(x)
+        return x
+
+    @staticmethod
+    def backward(ctx: Any, grad: torch.Tensor) -> Any:  # type: ignore[override]
+        (y,) = ctx.saved_tensors
+        return grad * ctx.derivative(y), None, None
+
+
+class _PReLUFunction(torch.autograd.Function):
+    @staticmethod
+    def forward(
+        ctx: Any, x: torch.Tensor, weight: torch.Tensor, shape: tuple[int, ...], p: BoundParams
+    ) -> torch.Tensor:  # type: ignore[override]
+        ctx.save_for_backward(x, weight)
+        ctx.shape = shape
+        ctx.p = p
+        return _prelu_forward(x, weight, shape, p)
+
+    @staticmethod
+    def backward(ctx: Any, grad: torch.Tensor) -> Any:  # type: ignore[override]
+        x, weight = ctx.saved_tensors
+        w = weight.reshape(ctx.shape) if ctx.shape else weight.reshape(())
+        grad_x = grad * _evaluate(spec.PRELU.derivative, x, ctx.p, w)
+        per_element = grad * torch.where(x <= 0, x, torch.zeros((), dtype=x.dtype, device=x.device))
+        if weight.numel() == 1:
+            grad_w = per_element.sum().reshape(weight.shape)
+        else:
+            axes = [i for i, n in enumerate(ctx.shape) if n == 1]
+            grad_w = (
+                per_element.sum(dim=axes).reshape(weight.shape)
+                if axes
+                else per_element.reshape(weight.shape)
+            )
+        return grad_x, grad_w.to(weight.dtype), None, None
+
+
+def _prelu_forward(
+    x: torch.Tensor, weight: torch.Tensor, shape: tuple[int, ...], p: BoundParams
+) -> torch.Tensor:
+    if p.channel_axis == 1 or weight.numel() == 1:
+        return F.prelu(
+            x, weight.reshape(-1).to(x.dtype) if x.ndim > 0 else weight.reshape(()).to(x.dtype)
+        )
+    return torch.where(x <= 0, x * weight.reshape(shape).to(x.dtype), x)
+
+
+_EXP_FAMILY = ("elu", "selu", "celu")
+
+
+def _native_forward(
+    variant: Variant, p: BoundParams
+) -> Callable[[torch.Tensor], torch.Tensor] | None:
+    """Return torch's fused kernel for a variant when it matches the contract, else None."""
+    name = variant.name
+    if name == "relu":
+        if p.negative_slope == 0 and p.threshold == 0 and p.max_value is None:
+            return torch.relu
+        if p.negative_slope == 0 and p.threshold == 0 and p.max_value == 6:
+            return F.relu6
+        return None
+    if name == "leaky_relu":
+        slope = p.negative_slope
+        return lambda x: F.leaky_relu(x, slope)
+    if name == "rrelu" and not p.training:
+        slope = (p.lower + p.upper) / 2
+        return lambda x: F.leaky_relu(x, slope)
+    if name == "elu":
+        alpha = p.alpha
+        return lambda x: F.elu(x, alpha)
+    if name == "selu":
+        return F.selu
+    if name == "celu":
+        alpha = p.alpha
+        return lambda x: F.celu(x, alpha)
+    if name == "relu6":
+        return F.relu6
+    if name == "thresholded_relu":
+        threshold = p.threshold
+        return lambda x: F.threshold(x, threshold, 0.0)
+    if name == "softplus":
+        beta, threshold = p.beta, p.threshold
+        return lambda x: F.softplus(x, beta, threshold)
+    if name == "hard_sigmoid":
+        return F.hardsigmoid
+    return None
+
+
+def _inplace_forward(variant: Variant, p: BoundParams) -> Callable[[torch.Tensor], Any] | None:
+    """Return torch's in-place kernel for a variant when it matches the contract, else None."""
+    name = variant.name
+    if name == "relu" and p.negative_slope == 0 and p.threshold == 0 and p.max_value is None:
+        return torch.relu_
+    if name == "relu6" or (
+        name == "relu" and p.negative_slope == 0 and p.threshold == 0 and p.max_value == 6
+    ):
+        return lambda x: F.hardtanh_(x, 0.0, 6.0)
+    if name == "leaky_relu":
+        slope = p.negative_slope
+        return lambda x: F.leaky_relu_(x, slope)
+    if name == "rrelu" and not p.training:
+        slope = (p.lower + p.upper) / 2
+        return lambda x: F.leaky_relu_(x, slope)
+    if name == "elu":
+        alpha = p.alpha
+        return lambda x: F.elu_(x, alpha)
+    if name == "selu":
+        return F.selu_
+    if name == "celu":
+        alpha = p.alpha
+        return lambda x: F.celu_(x, alpha)
+    if name == "thresholded_relu":
+        threshold = p.threshold
+        return lambda x: torch.threshold_(x, threshold, 0.0)
+    if name == "hard_sigmoid":
+        return lambda x: F.hardsigmoid(x, inplace=True)
+    return None
+
+
+def _derivative_from_output(
+    variant: Variant, p: BoundParams
+) -> Callable[[torch.Tensor], torch.Tensor] | None:
+    """Return the derivative as a function of the output, where the output determines it.
+
+    In-place ops overwrite the input, so their backward can only read the output.
+    That works where the output's sign and value pin down the input's branch.
+    """
+    name = variant.name
+    one = 1.0
+
+    def nan(y: torch.Tensor, d: torch.Tensor) -> torch.Tensor:
+        return torch.where(torch.isnan(y), y, d)
+
+    if name in ("relu", "relu6") and p.get("negative_slope", 0) == 0 and p.get("threshold", 0) == 0:
+        cap = 6.0 if name == "relu6" else p.max_value
+        if cap is None:
+            return lambda y: nan(y, (y > 0).to(y.dtype))
+        return lambda y: nan(y, ((y > 0) & (y < cap)).to(y.dtype))
+    if name in ("leaky_relu", "rrelu") and (name == "rrelu" or p.negative_slope >= 0):
+        if name == "rrelu" and p.training:
+            return None
+        slope = p.negative_slope if name == "leaky_relu" else (p.lower + p.upper) / 2
+        return lambda y: nan(y, torch.where(y > 0, one, torch.tensor(slope, dtype=y.dtype)))
+    if name == "elu" and p.alpha > 0:
+        alpha = p.alpha
+        return lambda y: nan(y, torch.where(y > 0, torch.ones_like(y), y + alpha))
+    if name == "selu":
+        return lambda y: nan(
+            y, torch.where(y > 0, torch.full_like(y, SELU_SCALE), y + SELU_SCALE * SELU_ALPHA)
+        )
+    if name == "celu":
+        alpha = p.alpha
+        return lambda y: nan(y, torch.where(y > 0, torch.ones_like(y), y / alpha + 1.0))
+    if name == "hard_sigmoid":
+        return lambda y: nan(y, ((y > 0) & (y < 1)).to(y.dtype) / 6.0)
+    return None
+
+
+def _crelu(x: torch.Tensor, axis: int) -> torch.Tensor:
+    # One preallocated output and no concatenation copy. The second half is
+    # relu(-x) == -min(x, 0), and adding 0 turns its -0 entries into +0.
+    shape = list(x.shape)
+    shape[axis] *= 2
+    out = torch.empty(shape, dtype=x.dtype, device=x.device)
+    first, second = out.split(x.shape[axis], dim=axis)
+    torch.clamp(x, min=0, out=first)
+    torch.clamp(x, max=0, out=second)
+    second.neg_().add_(0.0)
+    return out
+
+
+def bind(variant: Variant, p: BoundParams) -> Callable[..., Any]:
+    """Return a torch function for one variant and validated parameters."""
+    if variant is spec.PRELU:
+        return _bind_prelu(p)
+    if variant is spec.CRELU:
+        return _bind_crelu(p)
+    if variant is spec.RRELU and p.training:
+        return _bind_rrelu_training(p)
+
+    native = _native_forward(variant, p)
+
+    def composed(x: torch.Tensor) -> torch.Tensor:
+        return _evaluate(variant.forward, x, p)
+
+    forward = native if native is not None else composed
+    if native is not None and variant.name in _EXP_FAMILY:
+        # TorchInductor lowers F.elu, F.selu and F.celu with exp(x) - 1 (torch 2.13),
+        # which returns 0 for float32 |x| below about 6e-8; the composed form avoids it.
+        def forward(x: torch.Tensor) -> torch.Tensor:
+            if torch.compiler.is_compiling():
+                return composed(x)
+            return native(x)
+
+    def derivative(x: torch.Tensor) -> torch.Tensor:
+        return _evaluate(variant.derivative, x, p)
+
+    inplace_native = _inplace_forward(variant, p)
+    from_output = _derivative_from_output(variant, p)
+
+    def function(x: torch.Tensor, inplace: bool = False) -> torch.Tensor:
+        _check(variant, x)
+        if inplace:
+            return _apply_inplace(variant, x, forward, inplace_native, from_output)
+        if _records_grad(x):
+            return _Elementwise.apply(x, forward, derivative)  # type: ignore[no-any-return]
+        return forward(x)
+
+    function.__name__ = variant.name
+    function.__doc__ = variant.doc()
+    return function
+
+
+def _apply_inplace(
+    variant: Variant,
+    x: torch.Tensor,
+    forward: Callable[[torch.Tensor], torch.Tensor],
+    inplace_native: Callable[[torch.Tensor], Any] | None,
+    from_output: Callable[[torch.Tensor], torch.Tensor] | None,
+) -> torch.Tensor:
+    def overwrite(t: torch.Tensor) -> None:
+        if inplace_native is not None:
+            inplace_native(t)
+        else:
+            t.copy_(forward(t))
+
+    if _records_grad(x):
+        if from_output is None:
+            raise ValueError(
+                f"{variant.name}: inplace=True cannot be used when the input requires grad, "
+                "because the gradient needs the input that the in-place op overwrites. "
+                "Pass inplace=False."
+            )
+        return _InplaceFromOutput.apply(x, overwrite, from_output)  # type: ignore[no-any-return]
+    overwrite(x)
+    return x
+
+
+def _bind_crelu(p: BoundParams) -> Callable[..., Any]:
+    relu = bind(spec.RELU, spec.RELU.bind())
+
+    def function(x: torch.Tensor) -> torch.Tensor:
+        _check(spec.CRELU, x)
+        if x.ndim == 0:
+            raise ValueError("crelu: input must have at least one dimension; got a 0-d tensor.")
+        axis = normalize_axis(spec.CRELU, p.axis, x.ndim)
+        if _records_grad(x):
+            return torch.cat([relu(x), relu(-x)], dim=axis)
+        return _crelu(x, axis)
+
+    function.__name__ = "crelu"
+    function.__doc__ = spec.CRELU.doc()
+    return function
+
+
+def _bind_prelu(p: BoundParams) -> Callable[..., Any]:
+    def function(x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+        _check(spec.PRELU, x)
+        if not isinstance(weight, torch.Tensor):
+            weight = torch.as_tensor(weight, dtype=x.dtype, device=x.device)
+        shape = prelu_weight_shape(spec.PRELU, tuple(x.shape), tuple(weight.shape), p.channel_axis)
+        if _records_grad(x, weight):
+            return _PReLUFunction.apply(x, weight, shape, p)  # type: ignore[no-any-return]
+        return _prelu_forward(x, weight, shape, p)
+
+    function.__name__ = "prelu"
+    function.__doc__ = spec.PRELU.doc()
+    return function
+
+
+def _bind_rrelu_training(p: BoundParams) -> Callable[..., Any]:
+    lower, upper = p.lower, p.upper
+
+    def function(
+        x: torch.Tensor, inplace: bool = False, generator: torch.Generator | None = None
+    ) -> torch.Tensor:
+        _check(spec.RRELU, x)
+        if inplace and _records_grad(x):
+            raise ValueError(
+                "rrelu: inplace=True in training cannot be used when the input requires grad, "
+                "because the gradient needs the input that the in-place op overwrites. "
+                "Pass inplace=False."
+            )
+        dtype = _compute_dtype(x)
+        slope = torch.empty(x.shape, dtype=dtype, device=x.device).uniform_(
+            lower, upper, generator=generator
+        )
+
+        def forward(t: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
+            return _evaluate(spec.RRELU.forward, t, p, a)
+
+        def derivative(t: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
+            return _evaluate(spec.RRELU.derivative, t, p, a)
+
+        if inplace:
+            return x.copy_(forward(x, slope))
+        if _records_grad(x):
+            return _Elementwise.apply(x, forward, derivative, slope)  # type: ignore[no-any-return]
+        return forward(x, slope)
+
+    function.__name__ = "rrelu"
+    function.__doc__ = spec.RRELU.doc()
+    return function
+
+
+globals().update(make_functions(bind, "torch"))
+
+
+# Modules -----------------------------------------------------------------------
+
+
+class _Activation(nn.Module):
+    """Base of the activation modules: binds the spec once in the constructor."""
+
+    variant: Variant
+
+    def __init__(self, inplace: bool = False, **params: Any) -> None:
+        super().__init__()
+        self.params = self.variant.bind(**params)
+        self.inplace = inplace
+        self._function = bind(self.variant, self.params)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.inplace:
+            return self._function(x, inplace=True)  # type: ignore[no-any-return]
+        return self._function(x)  # type: ignore[no-any-return]
+
+    def extra_repr(self) -> str:
+        defaults = {p.name: p.default for p in self.variant.params}
+        parts = [f"{k}={v!r}" for k, v in self.params.items() if v != defaults[k]]
+        if self.inplace:
+            parts.append("inplace=True")
+        return ", ".join(parts)
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        state.pop("_function", None)
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._function = bind(self.variant, self.params)
+
+
+def _module_doc(variant: Variant, extra: str = "") -> str:
+    shape = "\n\nShape:\n    Input: (*), any number of dimensions.\n    Output: (*), same shape as the input."
+    return variant.doc() + extra + shape
+
+
+class ReLU(_Activation):
+    variant = spec.RELU
+
+    def __init__(
+        self,
+        negative_slope: float = 0.0,
+        max_value: float | None = None,
+        threshold: float = 0.0,
+        inplace: bool = False,
+    ) -> None:
+        super().__init__(
+            inplace, negative_slope=negative_slope, max_value=max_value, threshold=threshold
+        )
+
+
+class LeakyReLU(_Activation):
+    variant = spec.LEAKY_RELU
+
+    def __init__(self, negative_slope: float = 0.01, inplace: bool = False) -> None:
+        super().__init__(inplace, negative_slope=negative_slope)
+
+
+class ELU(_Activation):
+    variant = spec.ELU
+
+    def __init__(self, alpha: float = 1.0, inplace: bool = False) -> None:
+        super().__init__(inplace, alpha=alpha)
+
+
+class SELU(_Activation):
+    variant = spec.SELU
+
+    def __init__(self, inplace: bool = False) -> None:
+        super().__init__(inplace)
+
+
+class CELU(_Activation):
+    variant = spec.CELU
+
+    def __init__(self, alpha: float = 1.0, inplace: bool = False) -> None:
+        super().__init__(inplace, alpha=alpha)
+
+
+class ReLU6(_Activation):
+    variant = spec.RELU6
+
+    def __init__(self, inplace: bool = False) -> None:
+        super().__init__(inplace)
+
+
+class ThresholdedReLU(_Activation):
+    variant = spec.THRESHOLDED_RELU
+
+    def __init__(self, threshold: float = 1.0, inplace: bool = False) -> None:
+        super().__init__(inplace, threshold=threshold)
+
+
+class SquaredReLU(_Activation):
+    variant = spec.SQUARED_RELU
+
+    def __init__(self, inplace: bool = False) -> None:
+        super().__init__(inplace)
+
+
+class GELU(_Activation):
+    variant = spec.GELU
+
+    def __init__(self, approximate: str = "none") -> None:
+        super().__init__(False, approximate=approximate)
+
+
+class SiLU(_Activation):
+    variant = spec.SILU
+
+    def __init__(self, beta: float = 1.0, inplace: bool = False) -> None:
+        super().__init__(inplace, beta=beta)
+
+
+class Mish(_Activation):
+    variant = spec.MISH
+
+    def __init__(self, inplace: bool = False) -> None:
+        super().__init__(inplace)
+
+
+class Softplus(_Activation):
+    variant = spec.SOFTPLUS
+
+    def __init__(self, beta: float = 1.0, threshold: float = 20.0) -> None:
+        super().__init__(False, beta=beta, threshold=threshold)
+
+
+class HardSigmoid(_Activation):
+    variant = spec.HARD_SIGMOID
+
+    def __init__(self, inplace: bool = False) -> None:
+        super().__init__(inplace)
+
+
+class HardSwish(_Activation):
+    variant = spec.HARD_SWISH
+
+    def __init__(self, inplace: bool = False) -> None:
+        super().__init__(inplace)
+
+
+class CReLU(_Activation):
+    variant = spec.CRELU
+
+    def __init__(self, axis: int = -1) -> None:
+        super().__init__(False, axis=axis)
+
+
+class RReLU(nn.Module):
+    """Randomized leaky ReLU: a random slope per element in training, the mean in eval.
+
+    Follows ``train()``/``eval()``: in training each element at or below zero
+    gets a slope drawn from U(lower, upper); in eval the slope is
+    (lower + upper) / 2.
+    """
+
+    def __init__(
+        self, lower: float = 1.0 / 8.0, upper: float = 1.0 / 3.0, inplace: bool = False
+    ) -> None:
+        super().__init__()
+        self.params = spec.RRELU.bind(lower=lower, upper=upper)
+        self.lower = self.params.lower
+        self.upper = self.params.upper
+        self.inplace = inplace
+        self._bind()
+
+    def _bind(self) -> None:
+        self._train_function = bind(
+            spec.RRELU, spec.RRELU.bind(lower=self.lower, upper=self.upper, training=True)
+        )
+        self._eval_function = bind(spec.RRELU, self.params)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        function = self._train_function if self.training else self._eval_function
+        return function(x, inplace=self.inplace)  # type: ignore[no-any-return]
+
+    def extra_repr(self) -> str:
+        text = f"lower={self.lower!r}, upper={self.upper!r}"
+        return text + (", inplace=True" if self.inplace else "")
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        state.pop("_train_function", None)
+        state.pop("_eval_function", None)
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._bind()
+
+
+class PReLU(nn.Module):
+    """Parametric ReLU with a learned slope per channel.
+
+    ``num_parameters`` slopes index the input along ``channel_axis`` (default 1,
+    torch's channels-first layout; use -1 for channels-last), or a single slope
+    applies everywhere. The slopes start at ``init``: 0.25 here and in torch,
+    while Keras' own PReLU starts at 0.
+
+    Attributes:
+        weight: The learnable slopes, shape ``(num_parameters,)``.
+    """
+
+    def __init__(
+        self,
+        num_parameters: int = 1,
+        init: float = PRELU_INIT,
+        channel_axis: int = 1,
+        device: Any = None,
+        dtype: Any = None,
+    ) -> None:
+        super().__init__()
+        if (
+            not isinstance(num_parameters, int)
+            or isinstance(num_parameters, bool)
+            or num_parameters < 1
+        ):
+            raise ValueError(
+                f"prelu: num_parameters={num_parameters!r} is invalid; it must be an integer >= 1, "
+                "one slope per channel or 1 for a shared slope."
+            )
+        self.params = spec.PRELU.bind(channel_axis=channel_axis)
+        self.num_parameters = num_parameters
+        self.init = float(init)
+        self.channel_axis = channel_axis
+        self.weight = nn.Parameter(torch.empty(num_parameters, device=device, dtype=dtype))
+        self._function = bind(spec.PRELU, self.params)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """Fill every slope with ``init``."""
+        nn.init.constant_(self.weight, self.init)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self._function(x, self.weight)  # type: ignore[no-any-return]
+
+    def extra_repr(self) -> str:
+        text = f"num_parameters={self.num_parameters}"
+        if self.channel_axis != 1:
+            text += f", channel_axis={self.channel_axis}"
+        return text
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        state.pop("_function", None)
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._function = bind(spec.PRELU, self.params)
+
+
+_MODULES: dict[str, type[nn.Module]] = {
+    "relu": ReLU,
+    "leaky_relu": LeakyReLU,
+    "prelu": PReLU,
+    "rrelu": RReLU,
+    "elu": ELU,
+    "selu": SELU,
+    "celu": CELU,
+    "crelu": CReLU,
+    "relu6": ReLU6,
+    "thresholded_relu": ThresholdedReLU,
+    "squared_relu": SquaredReLU,
+    "gelu": GELU,
+    "silu": SiLU,
+    "mish": Mish,
+    "softplus": Softplus,
+    "hard_sigmoid": HardSigmoid,
+    "hard_swish": HardSwish,
+}
+
+for _name, _module in _MODULES.items():
+    if issubclass(_module, _Activation):
+        _module.__doc__ = _module_doc(_module.variant)
+
+
+def make_layer(variant: Variant, **params: Any) -> nn.Module:
+    """Return the ``nn.Module`` of a variant, constructed with ``params``."""
+    return _MODULES[variant.name](**params)
+
+
+# Parity harness ----------------------------------------------------------------
+
+PARITY_MODES = ("eager", "compiled")
+# torch.compile spends about 4 s per variant and dtype on a 2-core CPU building
+# kernels, so the compiled mode runs only when asked for with --mode compiled.
+DEFAULT_MODES = ("eager",)
+
+_TORCH_DTYPES = {
+    "float16": torch.float16,
+    "bfloat16": torch.bfloat16,
+    "float32": torch.float32,
+    "float64": torch.float64,
+}
+
+
+def _value_and_grad(
+    function: Callable[..., Any], x: torch.Tensor, *extra: Any
+) -> tuple[torch.Tensor, torch.Tensor]:
+    x = x.detach().requires_grad_(True)
+    y = function(x, *extra)
+    (g,) = torch.autograd.grad(y.sum(), x)
+    return y.detach(), g
+
+
+def evaluate(
+    mode: str, variant: Variant, p: BoundParams, x: Any, dtype: str, weight: Any = None
+) -> tuple[Any, Any]:
+    """Run the torch backend for the parity harness; see ``relu_xf.parity``."""
+    import numpy as np
+
+    tensor = torch.from_numpy(x).to(_TORCH_DTYPES[dtype])
+    extra = (
+        (torch.from_numpy(np.asarray(weight)).to(_TORCH_DTYPES[dtype]),)
+        if weight is not None
+        else ()
+    )
+    function = bind(variant, p)
+    if mode == "compiled":
+        function = torch.compile(function, dynamic=False, fullgraph=False)
+    y, g = _value_and_grad(function, tensor, *extra)
+    return y.to(torch.float64).numpy(), g.to(torch.float64).numpy()
