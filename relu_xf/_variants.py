@@ -108,7 +108,7 @@ RELU = Variant(
         "torch": "nn.ReLU(), F.relu(input); no slope, cap or threshold",
         "tf": "tf.nn.relu(features)",
         "keras": "keras.activations.relu(x, negative_slope=0.0, max_value=None, threshold=0.0); "
-        "x == threshold gives x in Keras, 0 here",
+        "x == threshold gives 0, as here",
         "jax": "jax.nn.relu(x)",
         "onnx": "Relu",
     },
@@ -121,6 +121,9 @@ RELU = Variant(
 
 
 def _leaky_forward(ops: Ops, x: Any, p: BoundParams) -> Any:
+    if p.negative_slope == 0:
+        # -inf * 0 would be NaN; the limit is 0.
+        return _relu_part(ops, x)
     return ops.where(x <= 0, x * p.negative_slope, x)
 
 
@@ -161,7 +164,8 @@ def _prelu_forward(ops: Ops, x: Any, p: BoundParams, weight: Any) -> Any:
 
 
 def _prelu_derivative(ops: Ops, x: Any, p: BoundParams, weight: Any) -> Any:
-    return propagate_nan(ops, x, ops.where(x <= 0, weight + 0.0 * x, 1.0))
+    # 0 * clip(x) broadcasts the weight to x's shape without 0 * inf = NaN.
+    return propagate_nan(ops, x, ops.where(x <= 0, weight + 0.0 * _clip(ops, x, 1.0), 1.0))
 
 
 def _prelu_weight_derivative(ops: Ops, x: Any, p: BoundParams, weight: Any) -> Any:
@@ -212,6 +216,8 @@ def _rrelu_slope(p: BoundParams) -> float:
 def _rrelu_forward(ops: Ops, x: Any, p: BoundParams, slope: Any = None) -> Any:
     if slope is None:
         slope = _rrelu_slope(p)
+        if slope == 0:
+            return _relu_part(ops, x)
     return ops.where(x <= 0, x * slope, x)
 
 
@@ -219,7 +225,7 @@ def _rrelu_derivative(ops: Ops, x: Any, p: BoundParams, slope: Any = None) -> An
     if slope is None:
         slope = _rrelu_slope(p)
         return propagate_nan(ops, x, ops.where(x <= 0, slope, 1.0))
-    return propagate_nan(ops, x, ops.where(x <= 0, slope + 0.0 * x, 1.0))
+    return propagate_nan(ops, x, ops.where(x <= 0, slope + 0.0 * _clip(ops, x, 1.0), 1.0))
 
 
 def _rrelu_check(p: BoundParams) -> None:
@@ -292,7 +298,7 @@ ELU = Variant(
         "jax": "jax.nn.elu(x, alpha=1.0)",
         "onnx": "Elu(alpha=1.0)",
     },
-    value_ulps=2,
+    value_ulps=4,
     gradient_ulps=2,
 )
 
@@ -330,7 +336,7 @@ SELU = Variant(
         "onnx": "Selu(alpha=1.67326319217681884765625, gamma=1.05070102214813232421875), "
         "float32 roundings",
     },
-    value_ulps=2,
+    value_ulps=4,
     gradient_ulps=2,
 )
 
@@ -372,7 +378,7 @@ CELU = Variant(
         "jax": "jax.nn.celu(x, alpha=1.0)",
         "onnx": "Celu(alpha=1.0)",
     },
-    value_ulps=3,
+    value_ulps=4,
     gradient_ulps=2,
 )
 
@@ -474,7 +480,7 @@ THRESHOLDED_RELU = Variant(
     framework_defaults={
         "torch": "nn.Threshold(threshold, value=0.0); no defaults",
         "tf": "none",
-        "keras": "activations.relu(x, threshold=1.0); x == threshold gives x in Keras, 0 here",
+        "keras": "activations.relu(x, threshold=1.0); x == threshold gives 0, as here",
         "jax": "none",
         "onnx": "ThresholdedRelu(alpha=1.0)",
     },
@@ -592,6 +598,8 @@ GELU = Variant(
 
 
 def _silu_forward(ops: Ops, x: Any, p: BoundParams) -> Any:
+    if p.beta == 0:
+        return x * 0.5
     s = ops.sigmoid(x * p.beta) if p.beta != 1.0 else ops.sigmoid(x)
     # An infinite x whose sigmoid factor is 0 has the limit 0, not inf * 0.
     return ops.where(s <= 0, 0.0, x * s)
@@ -599,7 +607,7 @@ def _silu_forward(ops: Ops, x: Any, p: BoundParams) -> Any:
 
 def _silu_derivative(ops: Ops, x: Any, p: BoundParams) -> Any:
     if p.beta == 0:
-        return propagate_nan(ops, x, 0.0 * x + 0.5)
+        return propagate_nan(ops, x, 0.0 * _clip(ops, x, 1.0) + 0.5)
     xc = _clip(ops, x, _LOGISTIC_TAIL / abs(p.beta))
     s = ops.sigmoid(x * p.beta)
     t = ops.sigmoid(xc * -p.beta)
@@ -672,7 +680,7 @@ MISH = Variant(
         "torch": "nn.Mish(); mish(-inf) is NaN",
         "tf": "none",
         "keras": "activations.mish(x)",
-        "jax": "none",
+        "jax": "jax.nn.mish(x)",
         "onnx": "Mish, opset 18",
     },
     value_ulps=4,
@@ -729,8 +737,8 @@ SOFTPLUS = Variant(
         "jax": "jax.nn.softplus(x); no beta or threshold",
         "onnx": "Softplus; no beta or threshold",
     },
-    value_ulps=2,
-    gradient_ulps=2,
+    value_ulps=3,
+    gradient_ulps=3,
 )
 
 
@@ -758,7 +766,7 @@ HARD_SIGMOID = Variant(
     framework_defaults={
         "torch": "nn.Hardsigmoid()",
         "tf": "none",
-        "keras": "activations.hard_sigmoid(x), relu6(x + 3) / 6 (Keras 2 used 0.2 * x + 0.5)",
+        "keras": "activations.hard_sigmoid(x), relu6(x + 3) / 6",
         "jax": "jax.nn.hard_sigmoid(x)",
         "onnx": "HardSigmoid(alpha=0.2, beta=0.5); pass alpha=1/6 for this form",
     },
@@ -792,7 +800,7 @@ HARD_SWISH = Variant(
     breakpoints=lambda p: (-3.0, 3.0),
     reference="Howard et al., Searching for MobileNetV3, ICCV 2019.",
     framework_defaults={
-        "torch": "nn.Hardswish(); gradient -0.5 at -3 (0 here); hardswish(-inf) is NaN",
+        "torch": "nn.Hardswish(); gradient 1 at 3 (1.5 here), 0 at -3 as here; hardswish(-inf) is NaN",
         "tf": "none",
         "keras": "activations.hard_silu(x)",
         "jax": "jax.nn.hard_swish(x)",
