@@ -15,6 +15,7 @@ Example:
 from __future__ import annotations
 
 import functools
+import sys as _sys
 from collections.abc import Callable
 from typing import Any
 
@@ -115,3 +116,9 @@ def layer(name: str, *, backend: str, **params: Any) -> Any:
             "nn.Module or backend='keras' for a Keras layer, or relu_xf.get for a function."
         )
     return make_layer(variant, **params)
+
+
+if "keras" in _sys.modules:
+    # Keras is loaded already, so this imports no new framework. It registers the
+    # "relu_xf>NAME" activation strings and the serializable layers with Keras.
+    from . import keras as _keras  # noqa: F401
