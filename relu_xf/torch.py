@@ -146,17 +146,17 @@ def _records_grad(*tensors: torch.Tensor) -> bool:
 
 
 class _Elementwise(torch.autograd.Function):
-    """Native or composed forward, spec derivative in backward."""
+    """Native or composed forward; backward ``backward(grad, x, *extra)`` with the spec's derivative."""
 
     @staticmethod
     def forward(
         ctx: Any,
         x: torch.Tensor,
         forward: Callable[..., Any],
-        derivative: Callable[..., Any],
+        backward: Callable[..., Any],
         *extra: Any,
     ) -> torch.Tensor:  # type: ignore[override]
-        ctx.derivative = derivative
+        ctx.backward_function = backward
         ctx.extra = extra
         ctx.save_for_backward(x)
         return forward(x, *extra)  # type: ignore[no-any-return]
@@ -164,7 +164,8 @@ class _Elementwise(torch.autograd.Function):
     @staticmethod
     def backward(ctx: Any, grad: torch.Tensor) -> Any:  # type: ignore[override]
         (x,) = ctx.saved_tensors
-        return (grad * ctx.derivative(x, *ctx.extra), None, None) + (None,) * len(ctx.extra)
+        grad_x = ctx.backward_function(grad, x, *ctx.extra)
+        return (grad_x, None, None) + (None,) * len(ctx.extra)
 
 
 class _InplaceFromOutput(torch.autograd.Function):
@@ -265,7 +266,113 @@ def _native_forward(
         return lambda x: F.softplus(x, beta, threshold)
     if name == "hard_sigmoid":
         return F.hardsigmoid
+    if name == "hard_swish":
+        # hardswish computes x * 6 / 6, which overflows to inf for x > max / 6. Above 3
+        # the result is x, so the kernel sees at most 3 and the excess is added back.
+        return lambda x: F.hardswish(torch.clamp(x, torch.finfo(x.dtype).min, 3.0)).add_(
+            torch.clamp(x - 3.0, min=0.0)
+        )
+    if name == "mish":
+        return lambda x: F.mish(_finite_below(x))
+    if name == "silu" and p.beta == 1.0:
+        return lambda x: F.silu(_finite_below(x))
+    if name == "gelu" and p.approximate == "tanh":
+        return lambda x: F.gelu(_finite_below(x), approximate="tanh")
+    if name == "gelu":
+        # The vectorized exact kernel returns NaN at +inf and overflows for x above
+        # max / 2 (torch 2.13, AVX512 CPU). Above 40, gelu(x) == x in float64 and every
+        # smaller dtype, so the kernel sees at most 40 and the excess is added back.
+        return lambda x: F.gelu(torch.clamp(x, torch.finfo(x.dtype).min, _GELU_LINEAR)).add_(
+            torch.clamp(x - _GELU_LINEAR, min=0.0)
+        )
     return None
+
+
+_GELU_LINEAR = 40.0
+# Beyond this magnitude every derivative below has reached its limit in float64,
+# and the kernels still compute x**3 and x * 0 without overflow.
+_SATURATED = 1e4
+
+
+def _finite_below(x: torch.Tensor) -> torch.Tensor:
+    """Clamp -inf to the lowest finite value, where torch's silu, mish, hardswish and gelu
+    kernels compute -inf * 0 = NaN; at the lowest finite value they return the limit 0."""
+    return torch.clamp(x, min=torch.finfo(x.dtype).min)
+
+
+def _saturate(x: torch.Tensor) -> torch.Tensor:
+    return torch.clamp(x, -_SATURATED, _SATURATED)
+
+
+def _with_nan_of(x: torch.Tensor, grad: torch.Tensor) -> torch.Tensor:
+    """Return ``grad`` with NaN where ``x`` is NaN, in two passes without bool tensors.
+
+    clamp(x, 0, 0) is +-0 for every non-NaN x and NaN for NaN, so adding it leaves
+    every other entry unchanged. Bool tensors are avoided because torch.where and
+    isnan run about 10x slower than arithmetic on this kind of CPU (torch 2.13).
+    """
+    return grad.add_(torch.clamp(x, 0.0, 0.0))
+
+
+def _native_backward(
+    variant: Variant, p: BoundParams
+) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None:
+    """Return torch's backward kernel as ``backward(grad, x)`` where it matches the spec.
+
+    Each kernel takes the branch the spec takes at every breakpoint; the ones that
+    pass the upstream gradient through at NaN get the NaN added afterwards.
+    """
+    name = variant.name
+    aten = torch.ops.aten
+    if name == "relu" and p.negative_slope == 0 and p.threshold == 0:
+        cap = p.max_value
+        if cap is None:
+            return lambda g, x: _with_nan_of(x, aten.threshold_backward(g, x, 0.0))
+        return lambda g, x: _with_nan_of(x, aten.hardtanh_backward(g, x, 0.0, cap))
+    if name == "relu6":
+        return lambda g, x: _with_nan_of(x, aten.hardtanh_backward(g, x, 0.0, 6.0))
+    if name in ("leaky_relu", "rrelu"):
+        if name == "rrelu" and p.training:
+            return None
+        slope = p.negative_slope if name == "leaky_relu" else (p.lower + p.upper) / 2
+        return lambda g, x: _with_nan_of(x, aten.leaky_relu_backward(g, x, slope, False))
+    if name == "elu":
+        alpha = p.alpha
+        return lambda g, x: _with_nan_of(x, aten.elu_backward(g, alpha, 1.0, 1.0, False, x))
+    if name == "selu":
+        return lambda g, x: _with_nan_of(
+            x, aten.elu_backward(g, SELU_ALPHA, SELU_SCALE, 1.0, False, x)
+        )
+    if name == "celu":
+        alpha = p.alpha
+        return lambda g, x: _with_nan_of(x, aten.elu_backward(g, alpha, 1.0, 1.0 / alpha, False, x))
+    if name == "thresholded_relu":
+        threshold = p.threshold
+        return lambda g, x: _with_nan_of(x, aten.threshold_backward(g, x, threshold))
+    if name == "hard_sigmoid":
+        # hardsigmoid_backward scales by a float32 1/6, even for float64 input.
+        return _except_float64(lambda g, x: _with_nan_of(x, aten.hardsigmoid_backward(g, x)))
+    if name == "softplus":
+        beta, threshold = p.beta, p.threshold
+        return lambda g, x: aten.softplus_backward(g, x, beta, threshold)
+    if name == "gelu" and p.approximate == "none":
+        # The tanh form's gelu_backward misses the bound by up to 16 ULPs in its
+        # tails (float32 and float64), so only the exact form uses the kernel.
+        return lambda g, x: aten.gelu_backward(g, _saturate(x))
+    if name == "silu" and p.beta == 1.0:
+        # silu_backward forms 1 - sigmoid(x), which loses 12 float64 ULPs near x = 24.
+        return _except_float64(lambda g, x: aten.silu_backward(g, _saturate(x)))
+    if name == "mish":
+        return lambda g, x: aten.mish_backward(g, _saturate(x))
+    return None
+
+
+def _except_float64(
+    backward: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None:
+    """Mark a native backward as valid for every dtype but float64 (see ``bind``)."""
+    backward.float64 = False  # type: ignore[attr-defined]
+    return backward
 
 
 def _inplace_forward(variant: Variant, p: BoundParams) -> Callable[[torch.Tensor], Any] | None:
@@ -374,8 +481,19 @@ def bind(variant: Variant, p: BoundParams) -> Callable[..., Any]:
                 return composed(x)
             return native(x)
 
-    def derivative(x: torch.Tensor) -> torch.Tensor:
-        return _evaluate(variant.derivative, x, p)
+    native_backward = _native_backward(variant, p)
+
+    def composed_backward(grad: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        return grad * _evaluate(variant.derivative, x, p)
+
+    backward = native_backward if native_backward is not None else composed_backward
+    if native_backward is not None and not getattr(native_backward, "float64", True):
+        native_only = native_backward
+
+        def backward(grad: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+            if x.dtype == torch.float64:
+                return composed_backward(grad, x)
+            return native_only(grad, x)
 
     inplace_native = _inplace_forward(variant, p)
     from_output = _derivative_from_output(variant, p)
@@ -385,7 +503,7 @@ def bind(variant: Variant, p: BoundParams) -> Callable[..., Any]:
         if inplace:
             return _apply_inplace(variant, x, forward, inplace_native, from_output)
         if _records_grad(x):
-            return _Elementwise.apply(x, forward, derivative)  # type: ignore[no-any-return]
+            return _Elementwise.apply(x, forward, backward)  # type: ignore[no-any-return]
         return forward(x)
 
     function.__name__ = variant.name
@@ -471,13 +589,13 @@ def _bind_rrelu_training(p: BoundParams) -> Callable[..., Any]:
         def forward(t: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
             return _evaluate(spec.RRELU.forward, t, p, a)
 
-        def derivative(t: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
-            return _evaluate(spec.RRELU.derivative, t, p, a)
+        def backward(grad: torch.Tensor, t: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
+            return grad * _evaluate(spec.RRELU.derivative, t, p, a)
 
         if inplace:
             return x.copy_(forward(x, slope))
         if _records_grad(x):
-            return _Elementwise.apply(x, forward, derivative, slope)  # type: ignore[no-any-return]
+            return _Elementwise.apply(x, forward, backward, slope)  # type: ignore[no-any-return]
         return forward(x, slope)
 
     function.__name__ = "rrelu"
