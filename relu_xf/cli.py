@@ -48,6 +48,63 @@ def _parity(args: argparse.Namespace) -> int:
     return 0
 
 
+def _parse_param(text: str) -> tuple[str, str]:
+    key, separator, value = text.partition("=")
+    if not separator or not key.strip():
+        raise argparse.ArgumentTypeError(
+            f"invalid --param {text!r}; write it as KEY=VALUE, for example negative_slope=0.2"
+        )
+    return key.strip(), value.strip()
+
+
+def _convert_param(variant_name: str, key: str, text: str) -> object:
+    """Convert the text of one --param to the type that the variant's parameter takes."""
+    from ._registry import resolve_variant
+
+    variant = resolve_variant(variant_name)
+    param = next((p for p in variant.params if p.name == key), None)
+    if param is None:
+        accepted = ", ".join(p.name for p in variant.params) or "no parameters"
+        raise ValueError(
+            f"{variant.name}: unknown parameter {key!r}; {variant.name} accepts {accepted}."
+        )
+    if param.optional and text.lower() == "none":
+        return None
+    if param.kind is bool:
+        if text.lower() not in ("true", "false"):
+            raise ValueError(
+                f"{variant.name}: parameter {key}={text!r} is not a bool; write true or false."
+            )
+        return text.lower() == "true"
+    if param.kind is str:
+        return text
+    try:
+        return param.kind(text)
+    except ValueError:
+        raise ValueError(
+            f"{variant.name}: parameter {key}={text!r} is not {'an integer' if param.kind is int else 'a number'}; "
+            f"{key} must be {param.describe_range()}."
+        ) from None
+
+
+def _plot(args: argparse.Namespace) -> int:
+    from .plot import plot_variant
+
+    params = {key: _convert_param(args.name, key, text) for key, text in args.param or []}
+    x_range = None
+    if args.x_min is not None or args.x_max is not None:
+        if args.x_min is None or args.x_max is None:
+            raise ValueError("--x-min and --x-max must be given together.")
+        x_range = (args.x_min, args.x_max)
+    try:
+        plot_variant(args.name, args.output, x_range=x_range, **params)
+    except TypeError as error:
+        # Unknown or wrongly typed parameters are usage errors here, reported with exit status 2.
+        raise ValueError(str(error)) from error
+    print(f"wrote {args.output}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Build the argument parser of ``relu-xf``."""
     parser = argparse.ArgumentParser(
@@ -81,6 +138,24 @@ def build_parser() -> argparse.ArgumentParser:
         help="run mode to check (repeatable; default: each backend's default modes; torch compiled runs only when named)",
     )
     parity.set_defaults(run=_parity)
+    plot = commands.add_parser(
+        "plot",
+        help="draw a variant's function and derivative to a PNG (needs matplotlib)",
+        description="Draw a variant's function and derivative from the float64 NumPy reference, "
+        "with its breakpoints marked, and write the figure as a PNG.",
+    )
+    plot.add_argument("name", help="variant name or alias, for example leaky_relu")
+    plot.add_argument(
+        "--param",
+        action="append",
+        type=_parse_param,
+        metavar="KEY=VALUE",
+        help="variant parameter (repeatable), for example --param negative_slope=0.2",
+    )
+    plot.add_argument("-o", "--output", required=True, help="path of the PNG file to write")
+    plot.add_argument("--x-min", type=float, help="left end of the x axis (default: automatic)")
+    plot.add_argument("--x-max", type=float, help="right end of the x axis (default: automatic)")
+    plot.set_defaults(run=_plot)
     return parser
 
 
