@@ -156,7 +156,23 @@ def build_parser() -> argparse.ArgumentParser:
     plot.add_argument("--x-min", type=float, help="left end of the x axis (default: automatic)")
     plot.add_argument("--x-max", type=float, help="right end of the x axis (default: automatic)")
     plot.set_defaults(run=_plot)
+    bench = commands.add_parser(
+        "bench",
+        help="time every variant against the framework's native op and print ratios",
+        description="Time relu_xf against each framework's native op (or the best "
+        "hand-written composition) in one process, round-robin, and print the ratios.",
+    )
+    bench.set_defaults(run=_bench)
+    from .bench import add_arguments
+
+    add_arguments(bench)
     return parser
+
+
+def _bench(args: argparse.Namespace) -> int:
+    from .bench import main as bench_main
+
+    return bench_main(args)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
