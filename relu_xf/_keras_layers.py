@@ -235,25 +235,23 @@ def _layer_doc(variant: Variant) -> str:
 
 
 def _make_layer_classes() -> dict[str, type]:
-    written = {"crelu": CReLU, "rrelu": RReLU, "prelu": PReLU}
+    written: dict[str, type] = {"crelu": CReLU, "rrelu": RReLU, "prelu": PReLU}
     classes: dict[str, type] = {}
     for variant in VARIANTS:
         name = LAYER_NAMES[variant.name]
-        cls = written.get(variant.name)
-        if cls is None:
-            cls = type(name, (_ActivationLayer,), {"variant": variant})
+        cls = written.get(variant.name) or type(name, (_ActivationLayer,), {"variant": variant})
         cls.__module__ = "relu_xf.keras"
         cls.__qualname__ = name
-        if cls is not PReLU:
-            cls.__doc__ = _layer_doc(variant)
+        doc = (cls.__doc__ or "") if cls is PReLU else _layer_doc(variant)
         if variant.name == "rrelu":
-            cls.__doc__ += (
+            doc += (
                 "\n\nThe layer draws slopes when called with ``training=True`` and uses "
                 "(lower + upper) / 2 otherwise. ``seed`` seeds its "
                 "``keras.random.SeedGenerator``."
             )
         if variant.name == "crelu":
-            cls.__doc__ += "\n\nThe output has twice the input's size along ``axis``."
+            doc += "\n\nThe output has twice the input's size along ``axis``."
+        cls.__doc__ = doc
         classes[variant.name] = keras.saving.register_keras_serializable(package=_PACKAGE)(cls)
     return classes
 

@@ -230,7 +230,7 @@ def evaluate(
     if keras.backend.backend() == "jax" and dtype == "float64":
         import jax
 
-        if not jax.config.jax_enable_x64:
+        if not jax.config.read("jax_enable_x64"):
             from .parity import Unsupported
 
             raise Unsupported(
