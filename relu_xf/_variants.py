@@ -292,7 +292,7 @@ ELU = Variant(
     reference="Clevert, Unterthiner and Hochreiter, Fast and Accurate Deep Network Learning "
     "by Exponential Linear Units (ELUs), ICLR 2016.",
     framework_defaults={
-        "torch": "nn.ELU(alpha=1.0); gradient at 0 is 1, not alpha",
+        "torch": "nn.ELU(alpha=1.0); gradient at 0 is alpha, as here",
         "tf": "tf.nn.elu(features); alpha fixed at 1",
         "keras": "activations.elu(x, alpha=1.0); layers.ELU(alpha=1.0)",
         "jax": "jax.nn.elu(x, alpha=1.0)",
