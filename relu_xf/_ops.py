@@ -135,8 +135,7 @@ class NumpyOps(Ops):
         if self._expit is not None:
             return self._expit(x)
         np = self.np
-        # exp of the negative magnitude never overflows, so both branches are exact
-        # to rounding for every finite input.
+        # exp of the negative magnitude never overflows, so neither branch forms inf / inf.
         e = np.exp(-np.abs(x))
         return np.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
 

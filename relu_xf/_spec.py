@@ -1,6 +1,6 @@
 """Spec layer: the data types that describe each activation once.
 
-A :class:`Variant` holds everything a backend needs: the canonical name and
+A :class:`Variant` contains everything a backend needs: the canonical name and
 aliases, typed parameters with defaults and valid ranges, the formula as cases
 with explicit conditions, and two functions written over the array vocabulary
 of :class:`relu_xf._ops.Ops`: ``forward`` (the value) and ``derivative`` (the

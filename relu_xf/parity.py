@@ -11,9 +11,9 @@ A backend takes part by defining, in its adapter module,
   as float64 NumPy arrays. It raises :class:`Unsupported` with the framework's
   own reason when the framework cannot run that dtype.
 
-The harness builds a deterministic input grid per variant and dtype that
-holds every breakpoint and its neighbours, +-0, +-inf, NaN, subnormals, huge
-magnitudes and seeded random values, and measures the error in ULPs of the
+The harness builds a deterministic input grid per variant and dtype. The grid
+contains every breakpoint and its neighbours, +-0, +-inf, NaN, subnormals,
+huge magnitudes and seeded random values. Errors are measured in ULPs of the
 dtype against the reference rounded to that dtype.
 """
 
@@ -180,6 +180,7 @@ def input_grid(variant: Variant, params: BoundParams, dtype: str) -> np.ndarray:
         largest / 3,
         -largest / 3,
     ]
+
     for magnitude in (
         1e-30,
         1e-8,
@@ -199,6 +200,7 @@ def input_grid(variant: Variant, params: BoundParams, dtype: str) -> np.ndarray:
         1e20,
     ):
         values += [magnitude, -magnitude]
+
     points = list(variant.breakpoints(params))
     for point in points:
         exact = float(round_to_dtype(np.array([point]), dtype)[0])
@@ -206,6 +208,7 @@ def input_grid(variant: Variant, params: BoundParams, dtype: str) -> np.ndarray:
         step = _ulp(np.array([exact]), dtype)[0]
         for k in (1, 2, 16):
             values += [exact + k * step, exact - k * step]
+
     rng = np.random.default_rng(SEED)
     values += list(rng.normal(0.0, 3.0, size=512))
     values += list(rng.choice([-1.0, 1.0], size=128) * 10.0 ** rng.uniform(-6, 4, size=128))
@@ -311,7 +314,7 @@ def run_case(
     gradient_error = ulp_error(g, gradient, gradient_scale, dtype)
     if np.any(_is_subnormal(x, dtype)):
         # Kernels that run with denormals-are-zero (TensorFlow's, and XLA's on CPU)
-        # see a subnormal input as zero of the same sign; the contract accepts the
+        # see a subnormal input as zero of the same sign. The contract accepts the
         # result at either input.
         flushed = flush_subnormals(x, dtype)
         flushed_value = round_to_dtype(reference_value(variant, params, flushed, *extra), dtype)
