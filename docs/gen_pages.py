@@ -53,8 +53,9 @@ TORCH_KERNELS = {
     "thresholded_relu": "F.threshold",
     "softplus": "F.softplus",
     "hard_sigmoid": "F.hardsigmoid",
-    "hard_swish": "F.hardswish, with -inf clamped to the lowest finite value and the result "
-    "capped by max(x, 0)",
+    "hard_swish": "F.hardsigmoid(x) * max(x, -3), which avoids F.hardswish's overflow and "
+    "its NaN at -inf",
+    "squared_relu": "torch.relu(x).square_()",
     "mish": "F.mish, with -inf clamped to the lowest finite value",
     "silu": "F.silu when beta=1, with -inf clamped to the lowest finite value; composed otherwise",
     "gelu": "F.gelu, exact or tanh, with the input clamped so the kernel never sees inf",

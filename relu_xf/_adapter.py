@@ -11,12 +11,15 @@ import inspect
 from collections.abc import Callable
 from typing import Any
 
+from ._registry import framework_of, resolve_backend
 from ._spec import BoundParams, Variant
 from ._variants import VARIANTS
 
 __all__ = [
     "FLOAT_DTYPES",
     "check_dtype",
+    "check_framework",
+    "check_weight_dtype",
     "make_functions",
     "normalize_axis",
     "prelu_weight_shape",
@@ -37,6 +40,39 @@ def check_dtype(variant: Variant, dtype_name: str, backend: str) -> None:
             f"inputs must be one of {', '.join(FLOAT_DTYPES)}. "
             "Cast the input to a floating dtype first, for example float32."
         )
+
+
+def check_weight_dtype(variant: Variant, dtype_name: str, backend: str) -> None:
+    """Raise TypeError unless a PReLU weight's dtype is one of the supported float dtypes."""
+    if dtype_name not in FLOAT_DTYPES:
+        raise TypeError(
+            f"{variant.name} ({backend}): weight dtype {dtype_name} is not supported; "
+            f"the weight must be one of {', '.join(FLOAT_DTYPES)}. "
+            "Cast the weight to a floating dtype first, for example float32."
+        )
+
+
+def check_framework(variant: Variant, x: Any, backend: str, argument: str = "input") -> None:
+    """Raise TypeError when ``x`` is a tensor of a framework other than ``backend``'s.
+
+    NumPy arrays, Python scalars and lists pass, because every backend but
+    torch converts array-likes the way its own ops do. Keras objects pass, so
+    that a Keras variable reaches the framework that Keras runs on. A torch,
+    TensorFlow or JAX tensor given to another backend is rejected: converting
+    it would copy it through host memory and drop its gradient tape.
+    """
+    source = framework_of(x)
+    if source is None or source.name in (backend, "numpy", "keras"):
+        return
+    target = resolve_backend(backend)
+    kind = f"{type(x).__module__}.{type(x).__qualname__}"
+    raise TypeError(
+        f"{variant.name} ({backend}): the {argument} is a {source.framework_label} tensor "
+        f"({kind}), but the {backend} backend takes {target.framework_label} tensors and "
+        f"does not convert tensors of another framework. Call relu_xf.{source.name}."
+        f"{variant.name} (or relu_xf.apply, which picks the backend from the input), or "
+        f"convert the {argument} to {target.framework_label} first."
+    )
 
 
 def normalize_axis(variant: Variant, axis: int, ndim: int, name: str = "axis") -> int:
@@ -94,6 +130,27 @@ def make_functions(
     return functions
 
 
+@functools.lru_cache(maxsize=256)
+def _call_options(fn: Callable[..., Any]) -> tuple[str, ...]:
+    """Return the keyword arguments a bound function takes besides the tensors."""
+    parameters = list(inspect.signature(fn).parameters.values())
+    return tuple(p.name for p in parameters[1:] if p.kind is not inspect.Parameter.VAR_POSITIONAL)
+
+
+def _check_call_options(variant: Variant, fn: Callable[..., Any], kwargs: dict[str, Any]) -> None:
+    """Raise TypeError for a keyword that is neither a parameter nor a call option of ``fn``."""
+    options = _call_options(fn)
+    unknown = sorted(set(kwargs) - set(options))
+    if unknown:
+        names = [p.name for p in variant.params]
+        accepted = ", ".join(names) if names else "no parameters"
+        calls = f" and the call options {', '.join(options)}" if options else ""
+        raise TypeError(
+            f"{variant.name}: unexpected parameter {unknown[0]}={kwargs[unknown[0]]!r}; "
+            f"{variant.name} accepts {accepted}{calls}."
+        )
+
+
 def _make_function(
     variant: Variant, bind: Callable[[Variant, BoundParams], Callable[..., Any]], backend: str
 ) -> Callable[..., Any]:
@@ -111,6 +168,8 @@ def _make_function(
             if "unhashable" not in str(error):
                 raise
             fn = bind(variant, variant.bind(**params))
+        if kwargs:
+            _check_call_options(variant, fn, kwargs)
         return fn(x, *tensors, **kwargs)
 
     function.__name__ = variant.name

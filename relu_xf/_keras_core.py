@@ -19,6 +19,7 @@ from keras import ops as K
 
 from ._adapter import check_dtype, normalize_axis, prelu_weight_shape
 from ._ops import Ops
+from ._registry import framework_of, resolve_backend
 from ._spec import BoundParams, Variant
 from ._variants import PRELU_WEIGHT_DERIVATIVE, RELU
 
@@ -171,7 +172,33 @@ def _random_slope_kernel(variant: Variant, p: BoundParams) -> Callable[[Any, Any
     return kernel  # type: ignore[no-any-return]
 
 
+# The relu_xf backend whose tensors each Keras backend computes with.
+_KERAS_FRAMEWORKS = {"tensorflow": "tf", "jax": "jax", "torch": "torch", "numpy": "numpy"}
+
+
+def check_keras_framework(variant: Variant, x: Any, argument: str = "input") -> None:
+    """Raise TypeError when ``x`` is a tensor of a framework Keras is not running on.
+
+    NumPy arrays, Python scalars, Keras objects and tensors of the current Keras
+    backend pass; a TensorFlow tensor under ``KERAS_BACKEND=jax``, say, does not,
+    because converting it would copy it through host memory and drop its tape.
+    """
+    source = framework_of(x)
+    backend = keras.backend.backend()
+    native = _KERAS_FRAMEWORKS.get(backend)
+    if source is None or source.name in (native, "numpy", "keras"):
+        return
+    label = resolve_backend(native).framework_label if native else backend
+    raise TypeError(
+        f"{variant.name} (keras): the {argument} is a {source.framework_label} tensor "
+        f"({type(x).__module__}.{type(x).__qualname__}), but Keras runs on {label} "
+        f"(KERAS_BACKEND={backend}) and does not take tensors of another framework. "
+        f"Convert the {argument} to {label} first, or call relu_xf.{source.name}.{variant.name}."
+    )
+
+
 def _as_tensor(variant: Variant, x: Any) -> tuple[Any, str]:
+    check_keras_framework(variant, x)
     if not K.is_tensor(x):
         x = K.convert_to_tensor(x)
     name = dtype_name(x)
@@ -282,6 +309,7 @@ def _bind_prelu(variant: Variant, p: BoundParams) -> Callable[..., Any]:
     def function(x: Any, weight: Any) -> Any:
         _reject_symbolic(variant, x, "PReLU")
         x, _ = _as_tensor(variant, x)
+        check_keras_framework(variant, weight, "weight")
         if not K.is_tensor(weight) and not isinstance(weight, keras.Variable):
             weight = K.convert_to_tensor(weight)
         shape = prelu_weight_shape(variant, tuple(x.shape), tuple(weight.shape), channel_axis)

@@ -23,6 +23,7 @@ __all__ = [
     "BACKENDS",
     "BackendInfo",
     "backend_for_tensor",
+    "framework_of",
     "installed_backends",
     "load_backend",
     "resolve_backend",
@@ -125,8 +126,11 @@ def load_backend(name: Any) -> ModuleType:
             names the pip extra that installs it.
     """
     info = resolve_backend(name)
-    if info.module in sys.modules:
-        return sys.modules[info.module]
+    module = sys.modules.get(info.module)
+    # While another thread runs the module's import, sys.modules already contains it
+    # half initialized; import_module below waits for that import to finish.
+    if module is not None and not getattr(module.__spec__, "_initializing", False):
+        return module
     if importlib.util.find_spec(info.framework) is None:
         install = (
             f"pip install 'relu_xf[{info.extra}]'"
@@ -145,16 +149,29 @@ def installed_backends() -> list[BackendInfo]:
     return [b for b in BACKENDS if importlib.util.find_spec(b.framework) is not None]
 
 
-def backend_for_tensor(x: Any) -> BackendInfo:
-    """Return the backend of a tensor, judged by the module of its type.
+def framework_of(x: Any) -> BackendInfo | None:
+    """Return the backend whose framework defines the type of ``x``, or None.
 
-    Checks types by module name only, so it imports nothing.
+    Checks types by module name only, so it imports nothing. A NumPy array
+    maps to the numpy backend, a Python scalar or list to None.
     """
     for cls in type(x).__mro__:
         top = (cls.__module__ or "").split(".", 1)[0]
         for info in BACKENDS:
             if top in info.tensor_modules:
                 return info
+    return None
+
+
+def backend_for_tensor(x: Any) -> BackendInfo:
+    """Return the backend of a tensor, judged by the module of its type.
+
+    Raises:
+        TypeError: The type of ``x`` belongs to no known framework.
+    """
+    info = framework_of(x)
+    if info is not None:
+        return info
     raise TypeError(
         f"cannot pick a backend for an input of type {type(x).__module__}.{type(x).__qualname__}; "
         "pass a NumPy array or a torch, TensorFlow, JAX or Keras tensor, "

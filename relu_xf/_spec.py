@@ -187,6 +187,9 @@ class Variant:
         error_scale: "output" measures ULPs of the reference value;
             "input" measures ULPs of max(|reference|, |x|), for formulas whose
             rounding error scales with the input (products like x * Phi(x)).
+        gradient_floor: Smallest magnitude that gradient errors are measured
+            in ULPs of, for derivatives whose rounding error does not shrink
+            with the derivative itself.
     """
 
     name: str
@@ -209,6 +212,7 @@ class Variant:
     value_ulps: int = 1
     gradient_ulps: int = 2
     error_scale: str = "output"
+    gradient_floor: float = 0.0
 
     def bind(self, **params: Any) -> BoundParams:
         """Validate ``params`` against this variant and fill in defaults."""

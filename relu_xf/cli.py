@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from ._registry import installed_backends
 from ._variants import VARIANTS
@@ -90,7 +91,9 @@ def _convert_param(variant_name: str, key: str, text: str) -> object:
 def _plot(args: argparse.Namespace) -> int:
     from .plot import plot_variant
 
-    params = {key: _convert_param(args.name, key, text) for key, text in args.param or []}
+    params: dict[str, Any] = {
+        key: _convert_param(args.name, key, text) for key, text in args.param or []
+    }
     x_range = None
     if args.x_min is not None or args.x_max is not None:
         if args.x_min is None or args.x_max is None:

@@ -17,6 +17,7 @@ which this module never switches on. The caller enables it, for example with
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -26,7 +27,14 @@ import numpy as np
 from jax.custom_derivatives import SymbolicZero
 from jax.scipy.special import erfc as _jax_erfc
 
-from ._adapter import check_dtype, make_functions, normalize_axis, prelu_weight_shape
+from ._adapter import (
+    check_dtype,
+    check_framework,
+    check_weight_dtype,
+    make_functions,
+    normalize_axis,
+    prelu_weight_shape,
+)
 from ._ops import Ops
 from ._spec import BoundParams, Variant
 from ._variants import PRELU_WEIGHT_DERIVATIVE, RELU
@@ -194,10 +202,37 @@ _RELU_CORE = _elementwise_core(RELU, RELU.bind())
 
 
 def _finish(variant: Variant, function: Callable[..., Any]) -> Callable[..., Any]:
+    """Return ``jax.jit(function)`` behind a check of the argument types.
+
+    jax.jit rejects a torch or TensorFlow tensor with a message that names
+    neither relu_xf nor the fix, so the check runs before jit receives the
+    arguments. The wrapper keeps jit's ``lower``, ``trace`` and ``eval_shape``;
+    jax.export needs a jit object, so export ``jax.jit(f)``.
+    """
     function.__name__ = variant.name
     function.__qualname__ = variant.name
     function.__doc__ = variant.doc()
-    return jax.jit(function)
+    jitted = jax.jit(function)
+    learnable = bool(variant.learnable)
+
+    def checked(x: Any, *args: Any, **kwargs: Any) -> jax.Array:
+        # jax.Array covers tracers too, so the check costs one isinstance under jit.
+        if not isinstance(x, jax.Array):
+            check_framework(variant, x, "jax")
+        if learnable and args and not isinstance(args[0], jax.Array):
+            weight = args[0]
+            check_framework(variant, weight, "jax", "weight")
+            if isinstance(weight, (int, float, list, tuple)):
+                # Python numbers and lists are slopes, so they convert to a float dtype.
+                weight = np.asarray(weight, dtype=np.float64)
+            args = (weight, *args[1:])
+        return jitted(x, *args, **kwargs)
+
+    functools.update_wrapper(checked, function)
+    checked.lower = jitted.lower  # type: ignore[attr-defined]
+    checked.trace = jitted.trace  # type: ignore[attr-defined]
+    checked.eval_shape = jitted.eval_shape  # type: ignore[attr-defined]
+    return checked
 
 
 def _bind_prelu(variant: Variant, p: BoundParams) -> Callable[..., Any]:
@@ -206,6 +241,7 @@ def _bind_prelu(variant: Variant, p: BoundParams) -> Callable[..., Any]:
     def prelu(x: Any, weight: Any) -> jax.Array:
         x = _as_input(variant, x)
         weight = jnp.asarray(weight)
+        check_weight_dtype(variant, jnp.dtype(weight.dtype).name, "jax")
         shape = prelu_weight_shape(variant, x.shape, weight.shape, p.channel_axis)
         return _run(core, x, weight.reshape(shape))
 

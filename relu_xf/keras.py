@@ -172,6 +172,7 @@ except RuntimeError as _error:
 
 PARITY_MODES = ("eager",)
 
+
 def _to_keras(values: np.ndarray, dtype: str) -> Any:
     # x is exact in dtype, so going through float32 loses nothing for 16-bit dtypes.
     if dtype == "float64":

@@ -13,7 +13,14 @@ from typing import Any
 
 import numpy as np
 
-from ._adapter import check_dtype, make_functions, normalize_axis, prelu_weight_shape
+from ._adapter import (
+    check_dtype,
+    check_framework,
+    check_weight_dtype,
+    make_functions,
+    normalize_axis,
+    prelu_weight_shape,
+)
 from ._ops import NumpyOps
 from ._spec import BoundParams, Variant
 from ._variants import PRELU_WEIGHT_DERIVATIVE
@@ -29,6 +36,8 @@ def dtype_name(dtype: Any) -> str:
 
 
 def _as_input(variant: Variant, x: Any) -> np.ndarray:
+    if not isinstance(x, np.ndarray):
+        check_framework(variant, x, "numpy")
     array = np.asarray(x)
     check_dtype(variant, dtype_name(array.dtype), "numpy")
     return array
@@ -42,8 +51,17 @@ def _float64(variant: Variant, x: np.ndarray, p: BoundParams) -> np.ndarray:
     return x.astype(np.float64)
 
 
+def _as_weight(variant: Variant, weight: Any) -> np.ndarray:
+    """Return the PReLU weight as an array; Python numbers and lists become float slopes."""
+    if isinstance(weight, (np.ndarray, np.generic)):
+        check_weight_dtype(variant, dtype_name(weight.dtype), "numpy")
+        return np.asarray(weight)
+    check_framework(variant, weight, "numpy", "weight")
+    return np.asarray(weight, dtype=np.float64)
+
+
 def _weight(variant: Variant, x: np.ndarray, weight: Any, p: BoundParams) -> np.ndarray:
-    weight = np.asarray(weight)
+    weight = _as_weight(variant, weight)
     shape = prelu_weight_shape(variant, x.shape, weight.shape, p.channel_axis)
     return weight.astype(np.float64).reshape(shape)
 
@@ -89,7 +107,7 @@ def bind(variant: Variant, p: BoundParams) -> Callable[..., Any]:
 
         def weight_gradient(x: Any, weight: Any) -> np.ndarray:
             x = _as_input(variant, x)
-            weight = np.asarray(weight)
+            weight = _as_weight(variant, weight)
             w = _weight(variant, x, weight, p)
             with np.errstate(all="ignore"):
                 per_element = PRELU_WEIGHT_DERIVATIVE(OPS, _float64(variant, x, p), p, w)

@@ -36,6 +36,7 @@ __all__ = [
     "CaseResult",
     "Unsupported",
     "input_grid",
+    "measure_errors",
     "param_cases",
     "round_to_dtype",
     "run",
@@ -265,6 +266,55 @@ def _worst(
     )
 
 
+def measure_errors(
+    variant: Variant,
+    params: BoundParams,
+    x: np.ndarray,
+    y: Any,
+    g: Any,
+    dtype: str,
+    *extra: Any,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Return the ULP errors of a backend's values ``y`` and gradients ``g`` on input ``x``.
+
+    ``x`` holds float64 values exact in ``dtype``; ``extra`` holds the PReLU
+    weight, already shaped to broadcast against ``x``. Returns the value errors,
+    the gradient errors, and the reference values and gradients rounded to
+    ``dtype``, with ``y`` and ``g`` compared in those shapes.
+    """
+    expected = round_to_dtype(reference_value(variant, params, x, *extra), dtype)
+    gradient = round_to_dtype(reference_gradient(variant, params, x, *extra), dtype)
+    y = np.asarray(y, dtype=np.float64).reshape(expected.shape)
+    g = np.asarray(g, dtype=np.float64).reshape(gradient.shape)
+    if variant.name == "crelu":
+        x_for_values = np.concatenate([x, x], axis=params.axis)
+    else:
+        x_for_values = x
+    value_scale = np.abs(expected)
+    if variant.error_scale == "input":
+        value_scale = np.maximum(value_scale, np.abs(x_for_values))
+    gradient_scale = np.maximum(np.abs(gradient), variant.gradient_floor)
+    if variant.error_scale == "input":
+        gradient_scale = np.maximum(gradient_scale, 1.0)
+
+    value_error = ulp_error(y, expected, value_scale, dtype)
+    gradient_error = ulp_error(g, gradient, gradient_scale, dtype)
+    if np.any(_is_subnormal(x, dtype)):
+        # Kernels that run with denormals-are-zero (TensorFlow's, and XLA's on CPU)
+        # see a subnormal input as zero of the same sign. The contract accepts the
+        # result at either input.
+        flushed = flush_subnormals(x, dtype)
+        flushed_value = round_to_dtype(reference_value(variant, params, flushed, *extra), dtype)
+        flushed_gradient = round_to_dtype(
+            reference_gradient(variant, params, flushed, *extra), dtype
+        )
+        value_error = np.minimum(value_error, ulp_error(y, flushed_value, value_scale, dtype))
+        gradient_error = np.minimum(
+            gradient_error, ulp_error(g, flushed_gradient, gradient_scale, dtype)
+        )
+    return value_error, gradient_error, expected, gradient
+
+
 def run_case(
     adapter: Any,
     backend: str,
@@ -294,35 +344,12 @@ def run_case(
         result.unsupported = str(reason)
         return result
 
-    expected = round_to_dtype(reference_value(variant, params, x, *extra), dtype)
-    gradient = round_to_dtype(reference_gradient(variant, params, x, *extra), dtype)
-    if variant.name == "crelu":
-        axis_x = x
-        x_for_values = np.concatenate([axis_x, axis_x])
-    else:
-        x_for_values = x
-    value_scale = np.abs(expected)
-    if variant.error_scale == "input":
-        value_scale = np.maximum(value_scale, np.abs(x_for_values))
-    gradient_scale = np.abs(gradient)
-    if variant.error_scale == "input":
-        gradient_scale = np.maximum(gradient_scale, 1.0)
-
+    value_error, gradient_error, expected, gradient = measure_errors(
+        variant, params, x, y, g, dtype, *extra
+    )
     y = np.asarray(y, dtype=np.float64).reshape(expected.shape)
     g = np.asarray(g, dtype=np.float64).reshape(gradient.shape)
-    value_error = ulp_error(y, expected, value_scale, dtype)
-    gradient_error = ulp_error(g, gradient, gradient_scale, dtype)
-    if np.any(_is_subnormal(x, dtype)):
-        # Kernels that run with denormals-are-zero (TensorFlow's, and XLA's on CPU)
-        # see a subnormal input as zero of the same sign. The contract accepts the
-        # result at either input.
-        flushed = flush_subnormals(x, dtype)
-        flushed_value = round_to_dtype(reference_value(variant, params, flushed, *extra), dtype)
-        flushed_gradient = round_to_dtype(reference_gradient(variant, params, flushed, *extra), dtype)
-        value_error = np.minimum(value_error, ulp_error(y, flushed_value, value_scale, dtype))
-        gradient_error = np.minimum(
-            gradient_error, ulp_error(g, flushed_gradient, gradient_scale, dtype)
-        )
+    x_for_values = np.concatenate([x, x]) if variant.name == "crelu" else x
     result.value_ulps = float(np.max(value_error))
     result.gradient_ulps = float(np.max(gradient_error))
     if result.value_ulps > value_bound:

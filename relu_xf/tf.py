@@ -31,7 +31,14 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
-from ._adapter import check_dtype, make_functions, normalize_axis, prelu_weight_shape
+from ._adapter import (
+    check_dtype,
+    check_framework,
+    check_weight_dtype,
+    make_functions,
+    normalize_axis,
+    prelu_weight_shape,
+)
 from ._ops import Ops
 from ._spec import BoundParams, Variant
 from ._variants import PRELU_WEIGHT_DERIVATIVE, RELU
@@ -111,6 +118,7 @@ def _compute_dtype(dtype: tf.DType) -> tf.DType:
 def _as_input(variant: Variant, x: Any) -> tf.Tensor:
     """Convert ``x`` to a tensor and raise TypeError unless its dtype is a supported float."""
     if not isinstance(x, (tf.Tensor, tf.Variable)):
+        check_framework(variant, x, "tf")
         x = tf.convert_to_tensor(x)
     check_dtype(variant, x.dtype.name, "tf")
     return tf.convert_to_tensor(x)
@@ -204,12 +212,12 @@ def _bind_crelu(variant: Variant, p: BoundParams) -> Callable[..., tf.Tensor]:
 
 def _as_weight(variant: Variant, weight: Any) -> tf.Tensor:
     if not isinstance(weight, (tf.Tensor, tf.Variable)):
+        check_framework(variant, weight, "tf", "weight")
+        if isinstance(weight, (int, float, list, tuple)):
+            # Python numbers and lists are slopes, so they convert to a float dtype.
+            weight = np.asarray(weight, dtype=np.float64)
         weight = tf.convert_to_tensor(weight)
-    if weight.dtype.name not in ("float16", "bfloat16", "float32", "float64"):
-        raise TypeError(
-            f"{variant.name} (tf): weight dtype {weight.dtype.name} is not supported; the "
-            "weight must be float16, bfloat16, float32 or float64. Cast it to a float dtype."
-        )
+    check_weight_dtype(variant, weight.dtype.name, "tf")
     return tf.convert_to_tensor(weight)
 
 

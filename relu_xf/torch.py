@@ -1,14 +1,14 @@
 """PyTorch backend: functions and ``nn.Module`` classes for every variant.
 
 Forward values use torch's own fused kernels wherever the parity harness shows
-they match the contract (relu, leaky_relu, elu, selu, celu, relu6, threshold,
-softplus, hardsigmoid, prelu); the rest are composed from torch ops in the
-spec's formula. Gradients always come from the spec's derivative through a
-custom ``torch.autograd.Function``, because torch's backward kernels disagree
-with the contract at breakpoints (ELU's gradient at 0 is 1, not alpha), at NaN
-(leaky_relu's is the slope) and at -inf (silu, gelu and mish give NaN). When no
-gradient is recorded the custom function is skipped, so inference runs the
-native kernel alone.
+they match the contract, some behind a clamp that keeps -inf and overflow out of
+the kernel (see ``_native_forward``). Gradients go through a custom
+``torch.autograd.Function``, because torch's autograd disagrees with the
+contract at NaN (leaky_relu's gradient there is the slope), at -inf (silu, gelu
+and mish give NaN) and at hardswish's breakpoint 3. Its backward calls torch's
+own backward kernels where they take the spec's branch at every breakpoint and
+evaluates the spec's derivative otherwise. When no gradient is recorded the
+custom function is skipped, so inference runs the native kernel alone.
 """
 
 from __future__ import annotations
@@ -21,7 +21,14 @@ import torch.nn.functional as F
 from torch import nn
 
 from . import _variants as spec
-from ._adapter import check_dtype, make_functions, normalize_axis, prelu_weight_shape
+from ._adapter import (
+    check_dtype,
+    check_framework,
+    check_weight_dtype,
+    make_functions,
+    normalize_axis,
+    prelu_weight_shape,
+)
 from ._ops import Ops
 from ._spec import BoundParams, Variant
 from ._variants import PRELU_INIT, SELU_ALPHA, SELU_SCALE
@@ -83,7 +90,7 @@ class TorchOps(Ops):
         return torch.exp(x)
 
     def expm1(self, x: Any) -> Any:
-        if torch.compiler.is_compiling():
+        if _inductor_compiling():
             # TorchInductor's vectorized CPU expm1 is exp(x) - 1 in torch 2.13: it returns 0
             # for float32 |x| < 6e-8. The identity expm1(x) = tanh(x / 2) * (exp(x) + 1)
             # has no cancellation and measured within 1.5 ULPs in float32.
@@ -112,6 +119,15 @@ class TorchOps(Ops):
         return torch.cat(list(arrays), dim=axis)
 
 
+def _inductor_compiling() -> bool:
+    """Return True under torch.compile, where TorchInductor generates the kernels.
+
+    torch.export also reports is_compiling(), but an exported program runs
+    torch's eager kernels, so it keeps the eager forms and the eager values.
+    """
+    return torch.compiler.is_compiling() and not torch.compiler.is_exporting()
+
+
 _OPS = {dtype: TorchOps(dtype) for dtype in (torch.float32, torch.float64)}
 
 
@@ -131,6 +147,7 @@ def _evaluate(
 
 def _check(variant: Variant, x: Any) -> None:
     if not isinstance(x, torch.Tensor):
+        check_framework(variant, x, "torch")
         raise TypeError(
             f"{variant.name} (torch): expected a torch.Tensor, got {type(x).__module__}."
             f"{type(x).__qualname__}. Convert it with torch.as_tensor, or use the backend "
@@ -141,8 +158,14 @@ def _check(variant: Variant, x: Any) -> None:
         check_dtype(variant, str(x.dtype).replace("torch.", ""), "torch")
 
 
-def _records_grad(*tensors: torch.Tensor) -> bool:
-    return torch.is_grad_enabled() and any(t.requires_grad for t in tensors)
+def _records_grad(x: torch.Tensor, weight: torch.Tensor | None = None) -> bool:
+    """Return True when autograd records this call, so the custom gradient is needed.
+
+    torch.jit.trace records a custom autograd.Function as a Python call that
+    cannot be saved, so traced graphs get the forward ops alone.
+    """
+    needs_grad = x.requires_grad or (weight is not None and weight.requires_grad)
+    return needs_grad and torch.is_grad_enabled() and not torch.jit.is_tracing()
 
 
 class _Elementwise(torch.autograd.Function):
@@ -267,11 +290,12 @@ def _native_forward(
     if name == "hard_sigmoid":
         return F.hardsigmoid
     if name == "hard_swish":
-        # hardswish computes x * 6 / 6, which overflows to inf for x > max / 6. Above 3
-        # the result is x, so the kernel sees at most 3 and the excess is added back.
-        return lambda x: F.hardswish(torch.clamp(x, torch.finfo(x.dtype).min, 3.0)).add_(
-            torch.clamp(x - 3.0, min=0.0)
-        )
+        # F.hardswish computes x * 6 / 6, which overflows to inf for x > max / 6, and
+        # -inf * 0 at -inf. hardsigmoid(x) * max(x, -3) is the same function without
+        # either, and adding 0 turns the -0 of x <= -3 into +0.
+        return lambda x: F.hardsigmoid(x).mul_(torch.clamp(x, min=-3.0)).add_(0.0)
+    if name == "squared_relu":
+        return lambda x: torch.relu(x).square_()
     if name == "mish":
         return lambda x: F.mish(_finite_below(x))
     if name == "silu" and p.beta == 1.0:
@@ -331,6 +355,9 @@ def _native_backward(
         return lambda g, x: _with_nan_of(x, aten.hardtanh_backward(g, x, 0.0, cap))
     if name == "relu6":
         return lambda g, x: _with_nan_of(x, aten.hardtanh_backward(g, x, 0.0, 6.0))
+    if name == "squared_relu":
+        # 2 * relu(x) is NaN at NaN already, and arithmetic avoids bool tensors.
+        return lambda g, x: torch.relu(x).mul_(2.0).mul_(g)
     if name in ("leaky_relu", "rrelu"):
         if name == "rrelu" and p.training:
             return None
@@ -413,6 +440,10 @@ def _derivative_from_output(
 
     In-place ops overwrite the input, so their backward can only read the output.
     That works where the output's sign and value pin down the input's branch.
+
+    NOTE: for elu, selu and celu the derivative y + alpha cancels for negative
+    x, so its error is about one ULP of alpha, absolute, not relative: in float32
+    it is 0 below x = -17 where exp(x) is about 4e-8.
     """
     name = variant.name
     one = 1.0
@@ -477,7 +508,7 @@ def bind(variant: Variant, p: BoundParams) -> Callable[..., Any]:
         # TorchInductor lowers F.elu, F.selu and F.celu with exp(x) - 1 (torch 2.13),
         # which returns 0 for float32 |x| below about 6e-8; the composed form avoids it.
         def forward(x: torch.Tensor) -> torch.Tensor:
-            if torch.compiler.is_compiling():
+            if _inductor_compiling():
                 return composed(x)
             return native(x)
 
@@ -531,9 +562,39 @@ def _apply_inplace(
                 "because the gradient needs the input that the in-place op overwrites. "
                 "Pass inplace=False."
             )
+        _check_inplace_target(variant, x)
         return _InplaceFromOutput.apply(x, overwrite, from_output)  # type: ignore[no-any-return]
     overwrite(x)
     return x
+
+
+def _check_inplace_target(variant: Variant, x: torch.Tensor) -> None:
+    """Raise ValueError for a tensor that autograd forbids to overwrite, before writing to it.
+
+    torch checks leaves and special views only after a custom Function's forward
+    has run, so without this check the input would be overwritten and then the
+    call would fail. The checks read autograd metadata only.
+    """
+    problem = ""
+    if x._is_view():
+        base = x._base
+        creation = getattr(torch._C._autograd, "_get_creation_meta", None)
+        meta = str(creation(x)) if creation is not None else "CreationMeta.DEFAULT"
+        if base is not None and base.is_leaf and base.requires_grad:
+            problem = "the input is a view of a leaf tensor that requires grad"
+        elif not meta.endswith("DEFAULT"):
+            problem = (
+                "the input is a view that autograd does not let in-place ops modify "
+                f"({meta.rsplit('.', 1)[-1]}: a view made by an op with several outputs, "
+                "in no_grad mode or in inference mode)"
+            )
+    elif x.is_leaf:
+        problem = "the input is a leaf tensor that requires grad"
+    if problem:
+        raise ValueError(
+            f"{variant.name}: inplace=True cannot overwrite this tensor, because {problem}. "
+            "Pass inplace=False, or apply the activation to a copy (x.clone())."
+        )
 
 
 def _bind_crelu(p: BoundParams) -> Callable[..., Any]:
@@ -557,7 +618,12 @@ def _bind_prelu(p: BoundParams) -> Callable[..., Any]:
     def function(x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
         _check(spec.PRELU, x)
         if not isinstance(weight, torch.Tensor):
-            weight = torch.as_tensor(weight, dtype=x.dtype, device=x.device)
+            check_framework(spec.PRELU, weight, "torch", "weight")
+            # Python numbers and lists take the input's dtype; arrays keep their own.
+            python = isinstance(weight, (int, float, list, tuple))
+            weight = torch.as_tensor(weight, dtype=x.dtype if python else None, device=x.device)
+        if weight.dtype not in _DTYPE_NAMES:
+            check_weight_dtype(spec.PRELU, str(weight.dtype).replace("torch.", ""), "torch")
         shape = prelu_weight_shape(spec.PRELU, tuple(x.shape), tuple(weight.shape), p.channel_axis)
         if _records_grad(x, weight):
             return _PReLUFunction.apply(x, weight, shape, p)  # type: ignore[no-any-return]
@@ -605,6 +671,119 @@ def _bind_rrelu_training(p: BoundParams) -> Callable[..., Any]:
 
 globals().update(make_functions(bind, "torch"))
 
+# TorchScript ---------------------------------------------------------------------
+# torch.jit.script cannot compile the bound closures or the autograd.Function, so
+# scripted modules run _script_forward instead: the same torch kernels and the same
+# formulas as the eager forward above, in plain TorchScript. Its values equal the
+# eager ones; its gradient is torch's own derivative of these ops, not the spec's.
+
+
+def _script_lowest_finite(x: torch.Tensor) -> torch.Tensor:
+    # nan_to_num with neginf unset maps -inf to the dtype's lowest finite value,
+    # which is clamp(x, min=finfo.min) without torch.finfo, which TorchScript lacks.
+    return torch.nan_to_num(x, nan=float("nan"), posinf=float("inf"))
+
+
+def _script_compute(x: torch.Tensor) -> torch.Tensor:
+    if x.dtype == torch.float16 or x.dtype == torch.bfloat16:
+        return x.float()
+    return x
+
+
+def _script_forward(
+    kind: str,
+    x: torch.Tensor,
+    a: float,
+    b: float,
+    c: float | None,
+    mode: str,
+    axis: int,
+) -> torch.Tensor:
+    """Compute the forward value of variant ``kind`` in TorchScript-compatible ops.
+
+    ``a``, ``b``, ``c``, ``mode`` and ``axis`` carry the variant's parameters as
+    ``_script_parameters`` packs them.
+    """
+    if kind == "relu":
+        if a == 0.0 and b == 0.0 and c is None:
+            return torch.relu(x)
+        if a == 0.0 and b == 0.0 and c is not None and c == 6.0:
+            return F.relu6(x)
+        xc = _script_compute(x)
+        if a == 0.0:
+            y = torch.where(xc <= b, 0.0, xc)
+        elif b == 0.0:
+            y = torch.where(xc <= b, xc * a, xc)
+        else:
+            y = torch.where(xc <= b, (xc - b) * a, xc)
+        if c is not None:
+            y = torch.where(xc >= c, c, y)
+        return y.to(x.dtype)
+    if kind == "leaky_relu" or kind == "rrelu":
+        return F.leaky_relu(x, a)
+    if kind == "elu":
+        return F.elu(x, a)
+    if kind == "selu":
+        return F.selu(x)
+    if kind == "celu":
+        return F.celu(x, a)
+    if kind == "relu6":
+        return F.relu6(x)
+    if kind == "thresholded_relu":
+        return F.threshold(x, a, 0.0)
+    if kind == "squared_relu":
+        return torch.relu(x).square_()
+    if kind == "softplus":
+        return F.softplus(x, a, b)
+    if kind == "hard_sigmoid":
+        return F.hardsigmoid(x)
+    if kind == "hard_swish":
+        return F.hardsigmoid(x).mul_(torch.clamp(x, min=-3.0)).add_(0.0)
+    if kind == "mish":
+        return F.mish(_script_lowest_finite(x))
+    if kind == "silu":
+        if a == 1.0:
+            return F.silu(_script_lowest_finite(x))
+        xc = _script_compute(x)
+        if a == 0.0:
+            return (xc * 0.5).to(x.dtype)
+        s = torch.sigmoid(xc * a)
+        return torch.where(s <= 0, 0.0, xc * s).to(x.dtype)
+    if kind == "gelu":
+        if mode == "tanh":
+            return F.gelu(_script_lowest_finite(x), approximate="tanh")
+        y = F.gelu(torch.clamp(_script_lowest_finite(x), max=40.0))
+        return y.add_(torch.clamp(x - 40.0, min=0.0))
+    if kind == "crelu":
+        return torch.cat(
+            [torch.clamp(x, min=0.0), torch.clamp(x, max=0.0).neg().add(0.0)], dim=axis
+        )
+    raise ValueError("relu_xf: no TorchScript form for variant " + kind)
+
+
+def _script_parameters(
+    variant: Variant, p: BoundParams
+) -> tuple[float, float, float | None, str, int]:
+    """Pack a variant's parameters into the ``a, b, c, mode, axis`` of ``_script_forward``."""
+    name = variant.name
+    if name == "relu":
+        return p.negative_slope, p.threshold, p.max_value, "", 0
+    if name == "leaky_relu":
+        return p.negative_slope, 0.0, None, "", 0
+    if name in ("elu", "celu"):
+        return p.alpha, 0.0, None, "", 0
+    if name == "thresholded_relu":
+        return p.threshold, 0.0, None, "", 0
+    if name == "softplus":
+        return p.beta, p.threshold, None, "", 0
+    if name == "silu":
+        return p.beta, 0.0, None, "", 0
+    if name == "gelu":
+        return 0.0, 0.0, None, p.approximate, 0
+    if name == "crelu":
+        return 0.0, 0.0, None, "", p.axis
+    return 0.0, 0.0, None, "", 0
+
 
 # Modules -----------------------------------------------------------------------
 
@@ -619,8 +798,35 @@ class _Activation(nn.Module):
         self.params = self.variant.bind(**params)
         self.inplace = inplace
         self._function = bind(self.variant, self.params)
+        self._set_script_parameters()
+
+    def _set_script_parameters(self) -> None:
+        a, b, c, mode, axis = _script_parameters(self.variant, self.params)
+        self._script_kind = self.variant.name
+        # TorchScript infers attribute types from values, so the optional cap
+        # is stored as a float and a flag.
+        self._script_a, self._script_b = a, b
+        self._script_has_c, self._script_c = c is not None, 0.0 if c is None else c
+        self._script_mode, self._script_axis = mode, axis
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if torch.jit.is_scripting():
+            y = _script_forward(
+                self._script_kind,
+                x,
+                self._script_a,
+                self._script_b,
+                self._script_c if self._script_has_c else None,
+                self._script_mode,
+                self._script_axis,
+            )
+            if self.inplace:
+                return x.copy_(y)
+            return y
+        return self._eager_forward(x)
+
+    @torch.jit.unused
+    def _eager_forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.inplace:
             return self._function(x, inplace=True)  # type: ignore[no-any-return]
         return self._function(x)  # type: ignore[no-any-return]
@@ -640,6 +846,7 @@ class _Activation(nn.Module):
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
         self._function = bind(self.variant, self.params)
+        self._set_script_parameters()
 
 
 def _module_doc(variant: Variant, extra: str = "") -> str:
@@ -785,6 +992,21 @@ class RReLU(nn.Module):
         self._eval_function = bind(spec.RRELU, self.params)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if torch.jit.is_scripting():
+            if self.training:
+                xc = _script_compute(x)
+                slope = torch.empty(xc.shape, dtype=xc.dtype, device=x.device)
+                slope.uniform_(self.lower, self.upper)
+                y = torch.where(xc <= 0, xc * slope, xc).to(x.dtype)
+            else:
+                y = F.leaky_relu(x, (self.lower + self.upper) / 2)
+            if self.inplace:
+                return x.copy_(y)
+            return y
+        return self._eager_forward(x)
+
+    @torch.jit.unused
+    def _eager_forward(self, x: torch.Tensor) -> torch.Tensor:
         function = self._train_function if self.training else self._eval_function
         return function(x, inplace=self.inplace)  # type: ignore[no-any-return]
 
@@ -846,6 +1068,19 @@ class PReLU(nn.Module):
         nn.init.constant_(self.weight, self.init)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if torch.jit.is_scripting():
+            weight = self.weight
+            if self.channel_axis == 1 or weight.numel() == 1:
+                if x.dim() > 0:
+                    return F.prelu(x, weight.reshape(-1).to(x.dtype))
+                return F.prelu(x, weight.reshape(()).to(x.dtype))
+            shape = [1] * x.dim()
+            shape[self.channel_axis] = weight.numel()
+            return torch.where(x <= 0, x * weight.reshape(shape).to(x.dtype), x)
+        return self._eager_forward(x)
+
+    @torch.jit.unused
+    def _eager_forward(self, x: torch.Tensor) -> torch.Tensor:
         return self._function(x, self.weight)  # type: ignore[no-any-return]
 
     def extra_repr(self) -> str:

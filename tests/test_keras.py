@@ -29,8 +29,19 @@ def test_keras_backend(backend, tmp_path):
         # Without 64-bit mode JAX truncates float64, and the float64 checks xfail.
         env["JAX_ENABLE_X64"] = "1"
     command = [
-        sys.executable, "-m", "pytest", str(CHECKS), "-q", "-p", "no:cacheprovider",
-        "--basetemp", str(tmp_path / "work"), "-W", "ignore::DeprecationWarning",
+        sys.executable,
+        "-m",
+        "pytest",
+        str(CHECKS),
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        "--basetemp",
+        str(tmp_path / "work"),
+        "-W",
+        "ignore::DeprecationWarning",
     ]
     run = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
-    assert run.returncode == 0, f"keras checks failed under KERAS_BACKEND={backend}:\n{run.stdout}\n{run.stderr}"
+    assert run.returncode == 0, (
+        f"keras checks failed under KERAS_BACKEND={backend}:\n{run.stdout}\n{run.stderr}"
+    )

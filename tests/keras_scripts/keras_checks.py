@@ -27,6 +27,7 @@ LOADER = Path(__file__).with_name("keras_load_model.py")
 NAMES = [v.name for v in VARIANTS]
 ELEMENTWISE = [v.name for v in VARIANTS if v.elementwise and not v.learnable]
 
+
 @pytest.mark.parametrize("name", NAMES)
 @pytest.mark.parametrize("dtype", ["float32", "float64", "float16", "bfloat16"])
 def test_parity_within_bounds(name, dtype, request):
@@ -54,14 +55,18 @@ def test_harness_runs_keras_backend():
 @pytest.mark.parametrize("name", ELEMENTWISE)
 def test_function_forms_agree(name):
     x = keras.ops.convert_to_tensor(np.linspace(-5, 5, 21, dtype=np.float32).reshape(3, 7))
-    expected = reference_value(relu_xf.spec(name), relu_xf.spec(name).bind(), np.asarray(x, np.float64))
+    expected = reference_value(
+        relu_xf.spec(name), relu_xf.spec(name).bind(), np.asarray(x, np.float64)
+    )
     by_get = relu_xf.get(name, backend="keras")(x)
     by_module = getattr(rk, name)(x)
     by_string = keras.activations.get(rk.activation_name(name))(x)
     by_layer = relu_xf.layer(name, backend="keras")(x)
     for result in (by_get, by_module, by_string, by_layer):
         assert rk.dtype_name(result) == "float32"
-        np.testing.assert_allclose(keras.ops.convert_to_numpy(result), expected, rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(
+            keras.ops.convert_to_numpy(result), expected, rtol=1e-5, atol=1e-6
+        )
 
 
 def test_string_names_cover_aliases():
@@ -241,10 +246,16 @@ def test_save_and_load_in_fresh_process(tmp_path):
     np.save(tmp_path / "alpha.npy", alpha)
     env = dict(os.environ, KERAS_BACKEND=BACKEND)
     run = subprocess.run(
-        [sys.executable, str(LOADER), str(tmp_path)], env=env, capture_output=True, text=True, timeout=240
+        [sys.executable, str(LOADER), str(tmp_path)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=240,
     )
     assert run.returncode == 0, run.stdout + run.stderr
-    np.testing.assert_array_equal(np.load(tmp_path / "loaded.npy"), np.load(tmp_path / "expected.npy"))
+    np.testing.assert_array_equal(
+        np.load(tmp_path / "loaded.npy"), np.load(tmp_path / "expected.npy")
+    )
     np.testing.assert_array_equal(np.load(tmp_path / "loaded_alpha.npy"), alpha)
 
 
@@ -257,3 +268,17 @@ def test_plain_import_registers_strings_when_keras_is_loaded():
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     assert run.returncode == 0, run.stderr
     assert run.stdout.strip().splitlines()[-1] == "-0.01"
+
+
+def test_tensor_of_other_framework_raises():
+    import torch
+
+    other = torch.ones(2) if BACKEND != "torch" else __import__("jax").numpy.ones(2)
+    with pytest.raises(TypeError, match=r"leaky_relu \(keras\): the input is a .* tensor"):
+        relu_xf.get("leaky", backend="keras")(other)
+    native = keras.ops.convert_to_tensor(np.ones(2, np.float32))
+    assert rk.dtype_name(relu_xf.get("leaky", backend="keras")(native)) == "float32"
+    np.testing.assert_array_equal(
+        keras.ops.convert_to_numpy(relu_xf.get("relu", backend="keras")(np.array([-1.0, 2.0]))),
+        [0.0, 2.0],
+    )
