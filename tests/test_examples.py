@@ -91,3 +91,23 @@ def test_porting_leaky_relu_keras_default_differs():
         assert diff <= tolerance, f"{label}: {diff}"
     keras_default = next(diff for label, diff in defaults if "keras.layers.LeakyReLU()" in label)
     assert keras_default > tolerance
+
+
+SUMMARY_LINE = re.compile(r"^(bias|lr)\s+(\w+)\s+(\d+) -> (\d+)\s+(\d+) -> (\d+)\s+([\d.]+)$", re.M)
+
+
+def test_dead_units_bias_kills_relu_and_elu_recovers():
+    _require("torch")
+    output = _run("dead_units.py")
+    rows = {
+        (m[0], m[1]): [int(v) for v in m[2:6]] + [float(m[6])] for m in SUMMARY_LINE.findall(output)
+    }
+    assert len(rows) == 8, f"expected 8 summary rows in:\n{output}"
+    relu_start, relu_end, _, _, relu_accuracy = rows[("bias", "relu")]
+    elu_start, elu_end, _, _, elu_accuracy = rows[("bias", "elu")]
+    # A -1 bias makes every first-layer unit inactive on every image at the start.
+    assert relu_start == elu_start == 64
+    # ReLU units get no gradient and stay dead; ELU's negative side lets them recover.
+    assert relu_end == 64
+    assert elu_end < relu_end
+    assert elu_accuracy > relu_accuracy
