@@ -189,8 +189,11 @@ def _bind_crelu(p: BoundParams) -> Callable[..., Any]:
         if x.ndim == 0:
             raise ValueError("crelu: input must have at least one dimension; got a 0-d tensor.")
         axis = normalize_axis(spec.CRELU, p.axis, x.ndim)
-        if _records_grad(x):
-            return torch.cat([relu(x), relu(-x)], dim=axis)
+        if _records_grad(x) or _inductor_compiling():
+            # TorchInductor fuses the concatenation itself, and its cached graphs of
+            # the out= form below keep the size they were compiled at (torch 2.13), so
+            # a second process compiling another size fails. Adding 0 makes zeros +0.
+            return torch.cat([relu(x), relu(-x)], dim=axis).add_(0.0)
         return _crelu(x, axis)
 
     function.__name__ = "crelu"

@@ -274,3 +274,24 @@ def test_torch_compile_matches_reference(variant):
     for overrides in param_cases(variant)[:1]:
         result = run_case(rt, "torch", "compiled", variant, overrides, "float32")
         assert result.passed, "; ".join(result.failures)
+
+
+def test_crelu_compiles_at_second_size_in_new_process(tmp_path):
+    # TorchInductor's cached graph of a preallocated out= crelu kept the size it was
+    # compiled at, so a second process compiling another size failed.
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, torch, relu_xf\n"
+        "f = torch.compile(relu_xf.get('crelu', backend='torch'), dynamic=True)\n"
+        "x = torch.randn(int(sys.argv[1]), 64)\n"
+        "assert torch.equal(f(x), relu_xf.get('crelu', backend='torch')(x))\n"
+    )
+    env = dict(os.environ, TORCHINDUCTOR_CACHE_DIR=str(tmp_path / "inductor"))
+    for rows in ("4096", "64"):
+        run = subprocess.run(
+            [sys.executable, "-c", code, rows], env=env, capture_output=True, text=True, check=False
+        )
+        assert run.returncode == 0, run.stderr[-2000:]
