@@ -55,10 +55,10 @@ def test_parity_disagreement_exits_1_and_names_input(monkeypatch, capsys):
 def test_unsupported_dtype_is_reported_with_reason(monkeypatch, capsys):
     from relu_xf._registry import resolve_backend
 
-    def refuse(mode, variant, params, x, dtype, weight=None):
+    def reject(mode, variant, params, x, dtype, weight=None):
         raise parity.Unsupported("no bfloat16 kernel on this CPU")
 
-    adapter = types.SimpleNamespace(PARITY_MODES=("eager",), evaluate=refuse)
+    adapter = types.SimpleNamespace(PARITY_MODES=("eager",), evaluate=reject)
     monkeypatch.setattr(parity, "_adapters", lambda names: [(resolve_backend("numpy"), adapter)])
     status = cli.main(["parity", "--backend", "numpy", "--variant", "relu6", "--dtype", "bfloat16"])
     output = capsys.readouterr().out

@@ -1,8 +1,8 @@
 """Every pair of installed backends agrees, eagerly and compiled, in values and gradients.
 
-Each backend is checked against the float64 reference in tests/test_parity.py;
-this test compares backends with each other directly, on the same inputs, so a
-user porting between any two sees at most the sum of their error bounds.
+Each backend is checked against the float64 reference in tests/test_parity.py.
+This test compares backends with each other directly, on the same inputs, so a
+port between any two differs by at most the sum of their error bounds.
 Keras runs in its own processes (tests/test_keras.py) and is left out here.
 """
 
