@@ -63,6 +63,9 @@ def test_python_block_runs(path, line, code, tmp_path, monkeypatch):
     for module in sorted(set(IMPORT_PATTERN.findall(code))):
         if module in OPTIONAL_MODULES:
             pytest.importorskip(module)
+    if "relu_xf.plot" in code or ("relu_xf.monitor" in code and ".plot(" in code):
+        # The plot functions import matplotlib, an optional extra, when called.
+        pytest.importorskip("matplotlib")
     monkeypatch.chdir(tmp_path)
     compiled = compile(code, f"{path}:{line}", "exec")
     exec(compiled, {"__name__": "__docs__"})
