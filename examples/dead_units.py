@@ -16,7 +16,7 @@ because they get no gradient; leaky_relu, prelu and elu units keep a gradient
 on their negative side and recover.
 
 Without scikit-learn the script uses a synthetic data set of the same shape
-(two Gaussian blobs per class) and says so.
+(two Gaussian blobs per class) and prints that it does.
 
     python examples/dead_units.py --quick
     python examples/dead_units.py --scenario lr --variants relu leaky_relu --plot-dir plots

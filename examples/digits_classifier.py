@@ -1,7 +1,7 @@
 """Train the same digits classifier in PyTorch, Keras, TensorFlow and JAX with one relu_xf variant.
 
 The data is scikit-learn's bundled 8x8 digits set (1797 images, no download).
-Every framework starts from the same initial weights, sees the minibatches in
+Every framework starts from the same initial weights, gets the minibatches in
 the same order and takes plain SGD steps on the mean softmax cross-entropy, so
 the accuracies differ only by float32 rounding. The hidden layer uses the
 relu_xf variant named by --variant in every framework.

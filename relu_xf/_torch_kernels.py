@@ -269,7 +269,7 @@ def _native_forward(
     if name == "gelu":
         # The vectorized exact kernel returns NaN at +inf and overflows for x above
         # max / 2 (torch 2.13, AVX512 CPU). Above 40, gelu(x) == x in float64 and every
-        # smaller dtype, so the kernel sees at most 40 and the excess is added back.
+        # smaller dtype, so the kernel gets at most 40 and the excess is added back.
         return lambda x: F.gelu(torch.clamp(x, torch.finfo(x.dtype).min, _GELU_LINEAR)).add_(
             torch.clamp(x - _GELU_LINEAR, min=0.0)
         )
@@ -307,7 +307,7 @@ def _native_backward(
 ) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None:
     """Return torch's backward kernel as ``backward(grad, x)`` where it matches the spec.
 
-    Each kernel takes the branch the spec takes at every breakpoint; the ones that
+    Each kernel takes the branch the spec takes at every breakpoint. Kernels that
     pass the upstream gradient through at NaN get the NaN added afterwards.
     """
     name = variant.name

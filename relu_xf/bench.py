@@ -1056,9 +1056,9 @@ def main(args: argparse.Namespace) -> int:
     sizes = list(dict.fromkeys(args.size or (QUICK_SIZES if args.quick else DEFAULT_SIZES)))
     modes = list(dict.fromkeys(args.mode or MODES))
     passes = list(dict.fromkeys(args.pass_ or PASSES))
-    repeat = (
-        args.repeat if args.repeat is not None else (QUICK_REPEAT if args.quick else DEFAULT_REPEAT)
-    )
+    repeat = args.repeat
+    if repeat is None:
+        repeat = QUICK_REPEAT if args.quick else DEFAULT_REPEAT
     if repeat < 1:
         raise ValueError(f"--repeat {repeat} is invalid; give at least 1 repetition.")
     skip = set(args.skip or ())

@@ -277,7 +277,7 @@ def measure_errors(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Return the ULP errors of a backend's values ``y`` and gradients ``g`` on input ``x``.
 
-    ``x`` holds float64 values exact in ``dtype``; ``extra`` holds the PReLU
+    ``x`` contains float64 values exact in ``dtype``. ``extra`` contains the PReLU
     weight, already shaped to broadcast against ``x``. Returns the value errors,
     the gradient errors, and the reference values and gradients rounded to
     ``dtype``, with ``y`` and ``g`` compared in those shapes.

@@ -17,7 +17,7 @@ IDS = ["relu", "elu", "leaky_relu"]
 
 
 @pytest.mark.parametrize("module", FROM_OUTPUT, ids=IDS)
-def test_inplace_on_leaf_raises_and_keeps_input(module):
+def test_inplace_leaf_raises(module):
     x = torch.tensor([-1.0, 2.0], requires_grad=True)
     with pytest.raises(
         ValueError,
@@ -28,7 +28,7 @@ def test_inplace_on_leaf_raises_and_keeps_input(module):
 
 
 @pytest.mark.parametrize("module", FROM_OUTPUT, ids=IDS)
-def test_inplace_on_view_of_leaf_raises_and_keeps_input(module):
+def test_inplace_view_of_leaf_raises(module):
     x = torch.tensor([-1.0, 2.0, -3.0], requires_grad=True)
     with pytest.raises(ValueError, match="the input is a view of a leaf tensor that requires grad"):
         module(x[:2])
@@ -36,7 +36,7 @@ def test_inplace_on_view_of_leaf_raises_and_keeps_input(module):
 
 
 @pytest.mark.parametrize("module", FROM_OUTPUT, ids=IDS)
-def test_inplace_on_multi_output_view_raises_and_keeps_input(module):
+def test_inplace_split_view_raises(module):
     h = torch.tensor([-1.0, 2.0, -3.0], requires_grad=True) * 1.0
     first, _ = h.split([2, 1])
     with pytest.raises(ValueError, match="MULTI_OUTPUT_NODE"):
@@ -45,7 +45,7 @@ def test_inplace_on_multi_output_view_raises_and_keeps_input(module):
 
 
 @pytest.mark.parametrize("module", FROM_OUTPUT, ids=IDS)
-def test_inplace_on_no_grad_view_raises_and_keeps_input(module):
+def test_inplace_no_grad_view_raises(module):
     h = torch.tensor([-1.0, 2.0, -3.0], requires_grad=True) * 1.0
     with torch.no_grad():
         view = h[:2]

@@ -374,7 +374,9 @@ def test_prelu_x_gradient_at_negative_infinity() -> None:
     np.testing.assert_array_equal(by_grad, expected)
     np.testing.assert_array_equal(by_jvp, expected)
     np.testing.assert_array_equal(np.asarray(gx), expected)
-    np.testing.assert_array_equal(np.asarray(gw), reference.weight_gradient(np.asarray(x), np.asarray(w)))
+    np.testing.assert_array_equal(
+        np.asarray(gw), reference.weight_gradient(np.asarray(x), np.asarray(w))
+    )
 
 
 def test_prelu_wrong_weight_size_raises() -> None:

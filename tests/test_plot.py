@@ -29,7 +29,8 @@ def test_cli_writes_png(tmp_path):
     data = path.read_bytes()
     assert data[:8] == PNG_SIGNATURE
     pixels = imread(path)[..., :3]
-    assert pixels.shape[0] > 100 and pixels.shape[1] > 100
+    assert pixels.shape[0] > 100
+    assert pixels.shape[1] > 100
     # A blank image is one colour; a plot has white background plus dark lines and text.
     non_white = np.mean(np.any(pixels < 0.9, axis=-1))
     assert non_white > 0.01

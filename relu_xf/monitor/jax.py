@@ -180,7 +180,7 @@ def measure(
     unit_axis: int = -1,
     step: int = 0,
 ) -> Measurement:
-    """Return the statistics of one batch that holds the whole data set.
+    """Return the statistics of one batch that contains the whole data set.
 
     Args:
         preactivations: Layer name to the activation's input, shape

@@ -4,7 +4,7 @@ The network is x -> dense -> relu -> dense -> leaky_relu(0.1) -> dense ->
 thresholded_relu(0.5), in float32. Some biases are far below zero so that the
 first two layers have dead units. :func:`expected_stats` computes the
 statistics from float64 pre-activations with NumPy alone, writing each
-definition out directly, and :func:`min_margin` says how far every
+definition out directly, and :func:`min_margin` returns how far every
 pre-activation is from its layer's bound, so float32 rounding in a framework
 cannot move an element across it.
 """
